@@ -1,11 +1,39 @@
 // The one module that touches the generated napi-rs binding (`index.js` / `index.d.ts` at the
-// package root). Everything else in `ts/` imports native items from here.
+// package root). Everything else in `ts/` imports native items and types from here.
+//
+// Loading is lazy: config parsing, validation and the HTTP layer work (and are tested) without
+// the addon; only starting an engine, inspecting a plugin or running the broker needs it.
 import type * as Binding from '../index.js'
 
-function loadBinding(): typeof Binding {
+export type {
+  ConnectorStats,
+  DeadLetterOptions,
+  EngineOptions,
+  IggyConnectionOptions,
+  JsBatch,
+  JsMessage,
+  LastError,
+  LogEntry,
+  PluginInfo,
+  RetryOptions,
+  SinkConnectorOptions,
+  SinkStreamOptions,
+  SourceConnectorOptions,
+  SourceStreamOptions,
+  TestBrokerOptions,
+  TransformOptions,
+} from '../index.js'
+
+export type NativeBinding = typeof Binding
+export type NativeEngine = Binding.Engine
+export type NativeTestBroker = Binding.TestBroker
+
+let cached: NativeBinding | undefined
+
+function loadBinding(): NativeBinding {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('../index.js') as typeof Binding
+    return require('../index.js') as NativeBinding
   } catch (error) {
     const platform = `${process.platform}-${process.arch}`
     throw new Error(
@@ -19,4 +47,8 @@ function loadBinding(): typeof Binding {
   }
 }
 
-export const native: typeof Binding = loadBinding()
+/** The native binding, loaded on first use. Throws a readable error when the addon is missing. */
+export function native(): NativeBinding {
+  cached ??= loadBinding()
+  return cached
+}

@@ -1,0 +1,152 @@
+// Connector config files (one TOML file per connector version), upstream fields plus our
+// extensions: per-stream create_stream/create_topic/topic_partitions/partitioning for sources,
+// [retry] and [dead_letter] for sinks (and [retry] for sources).
+import { z } from 'zod'
+
+import { ciEnum, duration, stringish, u32, u64 } from './schema-common'
+
+export const SCHEMAS = ['json', 'raw', 'text', 'proto', 'flat_buffer'] as const
+export type StreamSchema = (typeof SCHEMAS)[number]
+export const PLUGIN_CONFIG_FORMATS = ['json', 'yaml', 'toml', 'text'] as const
+export type PluginConfigFormat = (typeof PLUGIN_CONFIG_FORMATS)[number]
+export type ConnectorKind = 'source' | 'sink'
+
+const schema = ciEnum(SCHEMAS)
+
+const sourceStream = z.strictObject({
+  stream: stringish,
+  topic: stringish,
+  schema,
+  batch_length: u32.min(1).default(1000),
+  linger_time: duration.default('5ms'),
+  create_stream: z.boolean().optional(),
+  create_topic: z.boolean().optional(),
+  topic_partitions: u32.min(1).optional(),
+  partitioning: z
+    .string()
+    .regex(/^(balanced|messages_key|partition_id:\d+)$/, 'expected "balanced", "messages_key" or "partition_id:<n>"')
+    .optional(),
+})
+
+const sinkStream = z.strictObject({
+  stream: stringish,
+  topics: z.array(stringish).min(1, 'expected at least one topic'),
+  schema,
+  batch_length: u32.min(1).default(1000),
+  poll_interval: duration.default('5ms'),
+  consumer_group: z.string().nullish(),
+})
+
+const retry = z.strictObject({
+  initial_backoff: duration.default('100ms'),
+  max_backoff: duration.default('30s'),
+  multiplier: z.number().min(1).default(2),
+  max_attempts: u32.default(0),
+})
+
+const deadLetter = z.strictObject({ stream: stringish, topic: stringish })
+
+const transformTable = z.record(z.string(), z.record(z.string(), z.unknown()).nullable())
+
+const common = {
+  key: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a key of letters, digits, "_" or "-"'),
+  enabled: z.boolean(),
+  version: u64,
+  name: z.string(),
+  path: z.string().min(1, 'expected a plugin library path'),
+  plugin_config_format: ciEnum(PLUGIN_CONFIG_FORMATS).nullish(),
+  plugin_config: z.unknown().optional(),
+  transforms: transformTable.nullish(),
+  verbose: z.boolean().nullish(),
+  retry: retry.nullish(),
+}
+
+export const sourceConfigSchema = z.strictObject({
+  type: z.literal('source'),
+  ...common,
+  streams: z.array(sourceStream),
+})
+
+export const sinkConfigSchema = z.strictObject({
+  type: z.literal('sink'),
+  ...common,
+  streams: z.array(sinkStream),
+  dead_letter: deadLetter.nullish(),
+})
+
+export const connectorConfigSchema = z.discriminatedUnion('type', [sourceConfigSchema, sinkConfigSchema])
+
+export type SourceStreamConfig = z.output<typeof sourceStream>
+export type SinkStreamConfig = z.output<typeof sinkStream>
+export type ParsedSourceConfig = z.output<typeof sourceConfigSchema>
+export type ParsedSinkConfig = z.output<typeof sinkConfigSchema>
+export type ParsedConnectorConfig = z.output<typeof connectorConfigSchema>
+
+/** A transform table as written in the file (`enabled` included). */
+export type TransformTable = Record<string, unknown>
+
+interface ConnectorConfigBase {
+  key: string
+  enabled: boolean
+  version: number
+  name: string
+  path: string
+  /** `[transforms.<name>]` tables in file order; `null` when there are none. */
+  transforms: Record<string, TransformTable | null> | null
+  plugin_config_format: PluginConfigFormat | null
+  /** The `[plugin_config]` table, `null` when absent (the plugin then receives `null`). */
+  plugin_config: unknown
+  verbose: boolean
+  retry?: { initial_backoff: string; max_backoff: string; multiplier: number; max_attempts: number }
+}
+
+/** A source connector config as the API and providers show it (upstream field names). */
+export interface SourceConfig extends ConnectorConfigBase {
+  streams: SourceStreamConfig[]
+}
+
+/** A sink connector config as the API and providers show it (upstream field names). */
+export interface SinkConfig extends ConnectorConfigBase {
+  streams: SinkStreamConfig[]
+  dead_letter?: { stream: string; topic: string }
+}
+
+export type ConnectorConfig = SourceConfig | SinkConfig
+
+/** Normalises a parsed file into the config object shape (nulls for absent optional fields). */
+export function toConnectorConfig(parsed: ParsedConnectorConfig): { kind: ConnectorKind; config: ConnectorConfig } {
+  const base: ConnectorConfigBase = {
+    key: parsed.key,
+    enabled: parsed.enabled,
+    version: parsed.version,
+    name: parsed.name,
+    path: parsed.path,
+    transforms: parsed.transforms ?? null,
+    plugin_config_format: parsed.plugin_config_format ?? null,
+    plugin_config: parsed.plugin_config ?? null,
+    verbose: parsed.verbose ?? false,
+    ...(parsed.retry ? { retry: parsed.retry } : {}),
+  }
+  if (parsed.type === 'source') return { kind: 'source', config: { ...base, streams: parsed.streams } }
+  return {
+    kind: 'sink',
+    config: { ...base, streams: parsed.streams, ...(parsed.dead_letter ? { dead_letter: parsed.dead_letter } : {}) },
+  }
+}
+
+/** Per-connector env leaves (below IGGY_CONNECTORS_{SINK|SOURCE}_{KEY}_) and their kinds. */
+export const CONNECTOR_ENV_FIELDS = {
+  common: { KEY: 'string', ENABLED: 'boolean', VERSION: 'number', NAME: 'string', PATH: 'string', PLUGIN_CONFIG_FORMAT: 'string', VERBOSE: 'boolean' },
+  sourceStream: {
+    STREAM: 'string',
+    TOPIC: 'string',
+    SCHEMA: 'string',
+    BATCH_LENGTH: 'number',
+    LINGER_TIME: 'string',
+    CREATE_STREAM: 'boolean',
+    CREATE_TOPIC: 'boolean',
+    TOPIC_PARTITIONS: 'number',
+    PARTITIONING: 'string',
+  },
+  sinkStream: { STREAM: 'string', TOPICS: 'array', SCHEMA: 'string', BATCH_LENGTH: 'number', POLL_INTERVAL: 'string', CONSUMER_GROUP: 'string' },
+} as const
