@@ -4,6 +4,8 @@
 //! plain `cargo test`; the `binding` crate only converts types for JavaScript.
 #![deny(clippy::all)]
 
+pub mod transforms;
+
 /// The engine's version, reported by the CLI and the HTTP API.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
