@@ -1,6 +1,14 @@
 //! napi-rs binding: converts JavaScript values to engine types and back, nothing more.
 #![deny(clippy::all)]
 
+mod broker;
+mod engine;
+mod error;
+mod options;
+mod plugin;
+mod stats;
+mod transform;
+
 use napi_derive::napi;
 
 /// The version of the native engine (the Rust crate), e.g. `"0.1.0"`.
