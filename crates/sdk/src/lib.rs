@@ -5,7 +5,16 @@
 //! connectors 0.4.0 SDK, so their field and variant order must never change.
 #![deny(clippy::all)]
 
+pub mod codecs;
+mod connector;
+mod error;
+mod payload;
+mod state;
 pub mod types;
 
+pub use codecs::CodecError;
+pub use connector::{Sink, Source};
+pub use error::Error;
 pub use iggy_common::{HeaderKey, HeaderKind, HeaderValue};
+pub use payload::{ConsumedMessage, Payload};
 pub use types::*;

@@ -133,3 +133,7 @@ impl SourceBatchResult {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "types_tests.rs"]
+mod tests;
