@@ -18,8 +18,8 @@ describe('package layout', () => {
 
   it('lists every npm/ platform package as an optional dependency with the same version', () => {
     const platforms = readdirSync(join(root, 'npm'))
-    expect(platforms.sort()).toEqual(
-      ['darwin-arm64', 'darwin-x64', 'linux-arm64-gnu', 'linux-x64-gnu', 'win32-x64-msvc'].sort(),
+    expect(platforms.toSorted()).toEqual(
+      ['darwin-arm64', 'darwin-x64', 'linux-arm64-gnu', 'linux-x64-gnu', 'win32-x64-msvc'].toSorted(),
     )
     for (const platform of platforms) {
       const sub = JSON.parse(readFileSync(join(root, 'npm', platform, 'package.json'), 'utf8'))

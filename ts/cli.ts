@@ -1,8 +1,26 @@
 // The `iggy-connectors` command line.
 import { parseArgs } from 'node:util'
 
-import { engineVersion } from './index'
+import { bindingify } from './config/bindingify'
+import { loadConfiguration } from './config/index'
+import { loadEnvFile, loadRuntimeConfig } from './config/runtime'
+import type { Env } from './env'
+import { ConfigError, formatIssue } from './errors'
+import { type LogSink, Logger, createLogWriter } from './logger'
+import { type NativeTestBroker, native } from './native'
+import { ConnectorsRuntime } from './runtime'
 import { VERSION } from './version'
+
+/** Exit codes, also listed in --help and docs/config.md. */
+export const EXIT = {
+  OK: 0,
+  /** The runtime failed (engine or broker start, stop error); `validate` found a problem. */
+  FAILURE: 1,
+  /** Bad command line or invalid configuration: nothing was started. */
+  USAGE: 2,
+  /** A second SIGINT/SIGTERM forced the exit before the graceful stop finished. */
+  FORCED: 130,
+} as const
 
 const HELP = `iggy-connectors ${VERSION} — connectors runtime for Apache Iggy
 
@@ -13,33 +31,225 @@ Usage:
   iggy-connectors --version | --help
 
 Options:
-  -c, --config <path>    runtime config (default: $IGGY_CONNECTORS_CONFIG_PATH, else config.toml)
-      --embedded-broker  start the embedded development broker at [iggy] address
+  -c, --config <path>    runtime config (default: $IGGY_CONNECTORS_CONFIG_PATH, else config.toml
+                         in the current directory or the nearest parent)
+      --embedded-broker  start the embedded development broker at [iggy] address first
+      --address <addr>   broker address (broker command; default 127.0.0.1:8090)
   -V, --version          print versions
   -h, --help             print this help
+
+Environment:
+  IGGY_CONNECTORS_<SECTION>_<KEY>   overrides a runtime config key (e.g. IGGY_CONNECTORS_IGGY_ADDRESS)
+  IGGY_CONNECTORS_{SOURCE|SINK}_<KEY>_<FIELD>  overrides a connector field (see docs/config.md)
+  IGGY_CONNECTORS_ENV_PATH          a .env file loaded first (default: .env in cwd or a parent)
+
+Exit codes:
+  0    ok (stopped gracefully; validate found no problem)
+  1    runtime failure; validate found a problem
+  2    usage or configuration error (nothing started)
+  130  forced exit by a second SIGINT/SIGTERM
 `
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'V' },
-      config: { type: 'string', short: 'c' },
-      'embedded-broker': { type: 'boolean' },
-      address: { type: 'string' },
-    },
-    allowPositionals: true,
-    strict: true,
+const BROKER_BANNER = '*** embedded broker — for development and tests only, NOT for production ***'
+
+interface Io {
+  stdout: NodeJS.WritableStream
+  stderr: NodeJS.WritableStream
+}
+
+/** Resolves when SIGINT/SIGTERM arrives; a second signal calls `force`. */
+function waitForSignal(logger: Logger, force: () => void): Promise<string> {
+  return new Promise((resolve) => {
+    let received = false
+    const onSignal = (signal: string) => {
+      if (received) {
+        logger.warn(`${signal} received again, forcing exit`)
+        force()
+        return
+      }
+      received = true
+      logger.info(`${signal} received, stopping gracefully (send it again to force)`)
+      resolve(signal)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
   })
+}
+
+/** Keeps the event loop alive while waiting on a signal (a pending promise does not). */
+function keepAlive(): () => void {
+  const timer = setInterval(() => undefined, 1 << 30)
+  return () => clearInterval(timer)
+}
+
+async function startBroker(address: string, logger: Logger): Promise<NativeTestBroker> {
+  logger.warn(BROKER_BANNER)
+  const broker = await native().TestBroker.start({ address })
+  logger.info(`embedded broker listening on ${broker.address}`)
+  return broker
+}
+
+async function runBroker(address: string, io: Io): Promise<number> {
+  const logger = new Logger(createLogWriter({ stream: io.stdout }), 'iggy_connectors::broker')
+  let broker: NativeTestBroker
+  try {
+    broker = await startBroker(address, logger)
+  } catch (error) {
+    logger.error(`cannot start the embedded broker at ${address}: ${(error as Error).message}`)
+    return EXIT.FAILURE
+  }
+  const release = keepAlive()
+  await waitForSignal(logger, () => process.exit(EXIT.FORCED))
+  await broker.stop()
+  release()
+  logger.info('broker stopped')
+  return EXIT.OK
+}
+
+function reportConfigError(error: ConfigError, io: Io): void {
+  io.stderr.write(`iggy-connectors: ${error.message}\n`)
+}
+
+async function runValidate(configPath: string | undefined, env: Env, io: Io): Promise<number> {
+  const out = (line: string) => io.stdout.write(`${line}\n`)
+  let problems = 0
+  let loaded
+  try {
+    loaded = await loadConfiguration({ ...(configPath === undefined ? {} : { configPath }), env })
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    for (const issue of error.issues) out(`error  ${formatIssue(issue)}`)
+    out(`validation failed: ${error.issues.length} problem(s)`)
+    return EXIT.FAILURE
+  }
+  out(`config ${loaded.location?.path ?? '(defaults)'}`)
+  for (const w of new Set(loaded.warnings.map(formatIssue))) out(`warn   ${w}`)
+  try {
+    // TS transforms that are only registered through the embedding API cannot be known here.
+    bindingify(loaded.config, loaded.active)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    for (const issue of error.issues) out(`error  ${formatIssue(issue)}`)
+    problems += error.issues.length
+  }
+  const connectors = [...loaded.active.sources, ...loaded.active.sinks]
+  for (const stored of connectors) {
+    const c = stored.config
+    const label = `${stored.kind} "${c.key}" v${c.version} (${stored.origin})`
+    if (!c.enabled) {
+      out(`skip   ${label}: disabled`)
+      continue
+    }
+    try {
+      const info = native().inspectPlugin(stored.kind, c.path, stored.configDir ?? null)
+      if (info.kind !== stored.kind) {
+        out(`error  ${label}: path: ${info.resolvedPath} is a ${info.kind} plugin, the config says ${stored.kind}`)
+        problems++
+        continue
+      }
+      out(`ok     ${label}: ${info.resolvedPath} (plugin ${info.version}${info.batchResultAbi ? ', batch-result ABI' : ''}; ${info.symbols.length} symbols)`)
+    } catch (error) {
+      out(`error  ${label}: path: ${(error as Error).message}`)
+      problems++
+    }
+  }
+  out(problems === 0 ? `valid: ${connectors.filter((s) => s.config.enabled).length} enabled connector(s)` : `validation failed: ${problems} problem(s)`)
+  return problems === 0 ? EXIT.OK : EXIT.FAILURE
+}
+
+async function runRuntime(configPath: string | undefined, embeddedBroker: boolean, env: Env, io: Io): Promise<number> {
+  // Read the runtime config once up front for the log format/level; the runtime reads it again.
+  let logSink: LogSink
+  let iggyAddress: string
+  try {
+    const { config } = loadRuntimeConfig({ ...(configPath === undefined ? {} : { cliPath: configPath }), env })
+    const level = config.logging.level ?? (/^(trace|debug|info|warn|error)$/i.test(env.RUST_LOG ?? '') ? env.RUST_LOG : undefined)
+    logSink = createLogWriter({ format: config.logging.format, ...(level === undefined ? {} : { level }), stream: io.stdout })
+    iggyAddress = config.iggy.address
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      reportConfigError(error, io)
+      return EXIT.USAGE
+    }
+    throw error
+  }
+  const logger = new Logger(logSink, 'iggy_connectors')
+  logger.info(`iggy-connectors ${VERSION} starting`)
+  let broker: NativeTestBroker | undefined
+  if (embeddedBroker) {
+    try {
+      broker = await startBroker(iggyAddress, logger)
+    } catch (error) {
+      logger.error(`cannot start the embedded broker at ${iggyAddress}: ${(error as Error).message}`)
+      return EXIT.FAILURE
+    }
+  }
+  const runtime = new ConnectorsRuntime({ ...(configPath === undefined ? {} : { configPath }), env, logSink })
+  const release = keepAlive()
+  const stopped = waitForSignal(logger, () => process.exit(EXIT.FORCED))
+  try {
+    await runtime.start()
+  } catch (error) {
+    release()
+    await broker?.stop().catch(() => undefined)
+    if (error instanceof ConfigError) {
+      reportConfigError(error, io)
+      return EXIT.USAGE
+    }
+    logger.error(`runtime failed to start: ${(error as Error).message}`)
+    return EXIT.FAILURE
+  }
+  await stopped
+  let code: number = EXIT.OK
+  try {
+    await runtime.stop()
+  } catch (error) {
+    logger.error(`graceful stop failed: ${(error as Error).message}`)
+    code = EXIT.FAILURE
+  }
+  await broker?.stop().catch((error: unknown) => logger.warn(`broker stop: ${String(error)}`))
+  release()
+  return code
+}
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let values
+  let positionals: string[]
+  try {
+    ;({ values, positionals } = parseArgs({
+      args: [...argv],
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+        config: { type: 'string', short: 'c' },
+        'embedded-broker': { type: 'boolean' },
+        address: { type: 'string' },
+      },
+      allowPositionals: true,
+      strict: true,
+    }))
+  } catch (error) {
+    io.stderr.write(`iggy-connectors: ${(error as Error).message}\n\n${HELP}`)
+    return EXIT.USAGE
+  }
   if (values.help) {
-    process.stdout.write(HELP)
-    return 0
+    io.stdout.write(HELP)
+    return EXIT.OK
   }
   if (values.version) {
-    process.stdout.write(`iggy-connectors ${VERSION} (engine ${engineVersion()})\n`)
-    return 0
+    io.stdout.write(`iggy-connectors ${VERSION} (engine ${native().engineVersion()})\n`)
+    return EXIT.OK
   }
-  process.stderr.write('iggy-connectors: the runtime is not implemented yet (see issue 5/6)\n')
-  return 3
+  const command = positionals[0] ?? 'run'
+  if (positionals.length > 1 || !['run', 'validate', 'broker'].includes(command)) {
+    io.stderr.write(`iggy-connectors: unexpected argument "${positionals.join(' ')}"\n\n${HELP}`)
+    return EXIT.USAGE
+  }
+  const env = process.env
+  const dotenv = loadEnvFile(env)
+  if (dotenv.error !== undefined) io.stderr.write(`iggy-connectors: cannot load ${dotenv.file}: ${dotenv.error}\n`)
+  if (command === 'broker') return runBroker(values.address ?? '127.0.0.1:8090', io)
+  if (command === 'validate') return runValidate(values.config, env, io)
+  return runRuntime(values.config, values['embedded-broker'] ?? false, env, io)
 }

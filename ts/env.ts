@@ -130,7 +130,7 @@ export function suggest(name: string, known: Iterable<string>): string[] {
   return [...known]
     .map((candidate) => ({ candidate, distance: levenshtein(name, candidate) }))
     .filter(({ distance }) => distance <= limit)
-    .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate))
+    .toSorted((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate))
     .slice(0, 3)
     .map(({ candidate }) => candidate)
 }

@@ -1,5 +1,4 @@
 // Structured logs: text or JSON lines, one per record, filtered by level.
-import type { Writable } from 'node:stream'
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -52,7 +51,7 @@ export function formatRecord(record: LogRecord, format: LogFormat): string {
 }
 
 /** A sink that writes formatted records at or above `level` to `stream` (stdout by default). */
-export function createLogWriter(options: { format?: LogFormat; level?: string; stream?: Writable } = {}): LogSink {
+export function createLogWriter(options: { format?: LogFormat; level?: string; stream?: NodeJS.WritableStream } = {}): LogSink {
   const format = options.format ?? 'text'
   const min = levelRank(options.level ?? 'info')
   const stream = options.stream ?? process.stdout

@@ -65,7 +65,7 @@ export class LocalConfigProvider implements ConnectorConfigProvider {
     const files = readdirSync(this.dir, { withFileTypes: true })
       .filter((e) => e.isFile() && e.name.endsWith('.toml') && !e.name.startsWith('.') && e.name.toLowerCase() !== 'cargo.toml')
       .map((e) => e.name)
-      .sort()
+      .toSorted()
     for (const name of files) {
       const file = join(this.dir, name)
       let raw: Table
@@ -142,7 +142,7 @@ export class LocalConfigProvider implements ConnectorConfigProvider {
   }
 
   async getConfigs(kind: ConnectorKind, key: string): Promise<StoredConfig[]> {
-    return [...this.#versions(kind, key).values()].sort((a, b) => a.config.version - b.config.version)
+    return [...this.#versions(kind, key).values()].toSorted((a, b) => a.config.version - b.config.version)
   }
 
   /** Without a version: the highest one, ignoring the pin (upstream restart semantics). */

@@ -16,7 +16,7 @@ export function keyPath(path: readonly PropertyKey[]): string {
 
 function describe(issue: z.core.$ZodIssue): string {
   const message = issue.message.replace(/^Invalid input: /, '')
-  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) {
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
     return `missing required key (expected ${issue.expected})`
   }
   if (issue.code === 'invalid_union' && 'discriminator' in issue) {

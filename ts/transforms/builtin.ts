@@ -37,8 +37,7 @@ const updateFields = z.strictObject({
 const regex = z.string().refine(
   (source) => {
     try {
-      new RegExp(source)
-      return true
+      return RegExp(source) instanceof RegExp
     } catch {
       return false
     }

@@ -91,7 +91,7 @@ export class TransformRegistry {
 
   unbindConnector(kind: string, key: string): void {
     const prefix = `${kind}\u0000${key}\u0000`
-    for (const id of [...this.#bound.keys()]) if (id.startsWith(prefix)) this.#bound.delete(id)
+    for (const id of this.#bound.keys()) if (id.startsWith(prefix)) this.#bound.delete(id)
   }
 
   /** The native onTransform handler: runs the bound transform over the batch. */
