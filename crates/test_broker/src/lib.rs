@@ -1,3 +1,83 @@
-//! An embedded Iggy broker for development and tests. It speaks the Iggy TCP binary protocol
-//! well enough for the `iggy` client crate; it is not a production server.
+//! An embedded Iggy broker for development and tests — **not for production**.
+//!
+//! It speaks the Iggy TCP binary protocol (the one the `iggy` 0.10 client uses) well enough that
+//! the unmodified client, `IggyProducer` and `IggyConsumer` cannot tell it from a real server for
+//! the commands they use: login (password and personal access token), streams, topics, partitions,
+//! send/poll, consumer offsets and consumer groups. Requests are decoded and responses encoded
+//! with `iggy_binary_protocol`, the crate the client itself uses, so layouts cannot drift.
+//!
+//! Messages live in memory (bounded by [`BrokerConfig::max_bytes`]); with
+//! [`BrokerConfig::data_dir`] set they are also appended to per-partition files and survive a
+//! restart. There is one user (`iggy`/`iggy`), no permissions model, no TLS, no QUIC/HTTP, no
+//! clustering, no message expiry and no segments. See the crate README for the full list.
 #![deny(clippy::all)]
+
+mod dispatch;
+mod frame;
+mod persist;
+mod server;
+mod state;
+
+use std::path::PathBuf;
+
+pub use server::BrokerHandle;
+
+/// One gibibyte, the default cap on message bytes held by the broker.
+pub const DEFAULT_MAX_BYTES: u64 = 1024 * 1024 * 1024;
+/// Requests whose declared length exceeds this are refused and the connection is closed.
+pub const DEFAULT_MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
+/// The built-in user, as on a freshly installed Iggy server.
+pub const DEFAULT_USERNAME: &str = "iggy";
+/// The built-in user's password, as on a freshly installed Iggy server.
+pub const DEFAULT_PASSWORD: &str = "iggy";
+
+/// How to start a [`BrokerHandle`].
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Address to bind; port 0 picks a free port (read it back with [`BrokerHandle::address`]).
+    pub address: String,
+    /// When set, streams, topics, groups, offsets, tokens and messages are kept here across
+    /// restarts. When `None`, everything is in memory only.
+    pub data_dir: Option<PathBuf>,
+    /// Cap on stored message bytes across all partitions; a send that would exceed it is refused
+    /// with Iggy's `TopicFull` status. `None` means unlimited.
+    pub max_bytes: Option<u64>,
+    /// Largest accepted request frame (code + payload). Longer frames close the connection.
+    pub max_frame_bytes: u32,
+    /// Username of the built-in user.
+    pub username: String,
+    /// Password of the built-in user.
+    pub password: String,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            address: "127.0.0.1:0".to_owned(),
+            data_dir: None,
+            max_bytes: Some(DEFAULT_MAX_BYTES),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            username: DEFAULT_USERNAME.to_owned(),
+            password: DEFAULT_PASSWORD.to_owned(),
+        }
+    }
+}
+
+/// Why the broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("cannot bind the test broker to {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("corrupt broker state file {path}: {message}")]
+    CorruptState { path: PathBuf, message: String },
+    #[error("the test broker must be started inside a tokio runtime")]
+    NoRuntime,
+}
