@@ -124,9 +124,9 @@ export function levenshtein(a: string, b: string): number {
   return prev[b.length] as number
 }
 
-/** Up to three known names close to `name` (edit distance ≤ max(3, a third of its length)). */
+/** Up to three known names close to `name` (edit distance ≤ 3, or a tenth of its length when longer). */
 export function suggest(name: string, known: Iterable<string>): string[] {
-  const limit = Math.max(3, Math.floor(name.length / 3))
+  const limit = Math.max(3, Math.floor(name.length / 10))
   return [...known]
     .map((candidate) => ({ candidate, distance: levenshtein(name, candidate) }))
     .filter(({ distance }) => distance <= limit)

@@ -3,7 +3,7 @@
 // [retry] and [dead_letter] for sinks (and [retry] for sources).
 import { z } from 'zod'
 
-import { ciEnum, duration, stringish, u32, u64 } from './schema-common'
+import { ciEnum, duration, positiveU32, stringish, u32, u64 } from './schema-common'
 
 export const SCHEMAS = ['json', 'raw', 'text', 'proto', 'flat_buffer'] as const
 export type StreamSchema = (typeof SCHEMAS)[number]
@@ -17,11 +17,11 @@ const sourceStream = z.strictObject({
   stream: stringish,
   topic: stringish,
   schema,
-  batch_length: u32.min(1).default(1000),
+  batch_length: positiveU32.default(1000),
   linger_time: duration.default('5ms'),
   create_stream: z.boolean().optional(),
   create_topic: z.boolean().optional(),
-  topic_partitions: u32.min(1).optional(),
+  topic_partitions: positiveU32.optional(),
   partitioning: z
     .string()
     .regex(/^(balanced|messages_key|partition_id:\d+)$/, 'expected "balanced", "messages_key" or "partition_id:<n>"')
@@ -32,7 +32,7 @@ const sinkStream = z.strictObject({
   stream: stringish,
   topics: z.array(stringish).min(1, 'expected at least one topic'),
   schema,
-  batch_length: u32.min(1).default(1000),
+  batch_length: positiveU32.default(1000),
   poll_interval: duration.default('5ms'),
   consumer_group: z.string().nullish(),
 })

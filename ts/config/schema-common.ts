@@ -18,3 +18,5 @@ export const stringish = z.union([z.string(), z.number().transform(String)])
 
 export const u32 = z.number().int().min(0).max(0xffff_ffff)
 export const u64 = z.number().int().min(0)
+/** 1 ..= u32::MAX. */
+export const positiveU32 = z.number().int().min(1).max(0xffff_ffff)

@@ -19,10 +19,11 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
     return `missing required key (expected ${issue.expected})`
   }
-  if (issue.code === 'invalid_union' && 'discriminator' in issue) {
-    return message.replace(/^Invalid discriminator value\. Expected/, 'expected one of')
+  if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
+    return `expected one of ${issue.options.map((o) => JSON.stringify(o)).join('|')}`
   }
   if (issue.code === 'invalid_value') return message.replace(/^Invalid option: /, '')
+  if (issue.code === 'too_small' || issue.code === 'too_big') return message.replace(/^Too (small|big): /, '')
   return message
 }
 
@@ -53,7 +54,8 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, file: s
         unknown = true
         for (const key of issue.keys) warnings.push({ file, path: path ? `${path}.${key}` : key, message: 'unknown key, ignored' })
         deletePath(clone, issue.path, issue.keys)
-      } else {
+      } else if (!errors.some((e) => e.path === path)) {
+        // One problem per key: the first failed check says enough.
         errors.push({ file, path, message: describe(issue) })
       }
     }
