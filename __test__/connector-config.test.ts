@@ -232,7 +232,7 @@ enabled = true
     expect(src.parsed?.config.retry).toEqual({ initial_backoff: '100ms', max_backoff: '30s', multiplier: 2, max_attempts: 5 })
     const snk = parseConnector(parse(sink('[dead_letter]\nstream = "dlq"\ntopic = "failed"\n')) as Record<string, unknown>, 'y.toml')
     expect(snk.errors).toEqual([])
-    expect((snk.parsed?.config as SinkConfig).dead_letter).toEqual({ stream: 'dlq', topic: 'failed' })
+    expect((snk.parsed?.config as SinkConfig | undefined)?.dead_letter).toEqual({ stream: 'dlq', topic: 'failed' })
   })
 })
 
@@ -283,12 +283,13 @@ describe('per-connector environment overrides', () => {
   })
 })
 
+function stored(toml: string, configDir = '/cfg'): StoredConfig<SourceConfig> {
+  const r = parseConnector(parse(toml) as Record<string, unknown>, '/cfg/gen.toml')
+  if (!r.parsed) throw new ConfigError(r.errors)
+  return { kind: 'source', config: r.parsed.config as SourceConfig, origin: '/cfg/gen.toml', configDir, createdAt: new Date() }
+}
+
 describe('bindingify', () => {
-  const stored = (toml: string, configDir = '/cfg'): StoredConfig<SourceConfig> => {
-    const r = parseConnector(parse(toml) as Record<string, unknown>, '/cfg/gen.toml')
-    if (!r.parsed) throw new ConfigError(r.errors)
-    return { kind: 'source', config: r.parsed.config as SourceConfig, origin: '/cfg/gen.toml', configDir, createdAt: new Date() }
-  }
 
   it('keeps transforms in file order, drops disabled ones, and passes null plugin config', () => {
     const { config } = resolveRuntimeConfig({}, 'c', {})
