@@ -1,0 +1,288 @@
+//! Polling mode: per table, the rows after the cursor in tracking-column order, `batch_size` at a
+//! time; or the operator's `custom_query`. Nothing here changes the database or the cursor:
+//! the caller stages the result and commits it on Ack.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use iggy_connector_postgres_common::pool::Pool;
+use iggy_connector_postgres_common::quote::{quote_ident, quote_literal, quote_qualified};
+use iggy_connector_postgres_common::retry::{is_transient, with_retry};
+use tokio_postgres::{Client, Column, Statement};
+
+use crate::config::Settings;
+use crate::decode::Kind;
+use crate::error::{Error, Result};
+use crate::rows::RowPlan;
+
+/// A table's cached SELECT (column list with casts) and row plan.
+pub struct TablePlan {
+    select_list: String,
+    pub rows: RowPlan,
+}
+
+/// `"col"` or `"col"::text` / `"col"::text[]` for types without a binary decoder.
+/// Also reports the cast columns so the caller can warn about them once.
+fn select_list(columns: &[Column], qualifier: &str) -> Result<(String, Vec<String>)> {
+    let mut list = String::new();
+    let mut cast = Vec::new();
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            list.push_str(", ");
+        }
+        let ident = quote_ident(column.name())?;
+        list.push_str(qualifier);
+        list.push_str(&ident);
+        if Kind::of(column.type_()) == Kind::CastText {
+            let array = matches!(column.type_().kind(), tokio_postgres::types::Kind::Array(_));
+            let _ = write!(list, "::text{} AS {ident}", if array { "[]" } else { "" });
+            cast.push(format!("{} ({})", column.name(), column.type_().name()));
+        }
+    }
+    Ok((list, cast))
+}
+
+/// Per-table plans plus the set of columns already warned about.
+#[derive(Default)]
+pub struct Planner {
+    plans: Mutex<HashMap<String, Arc<TablePlan>>>,
+    warned: Mutex<std::collections::HashSet<String>>,
+}
+
+impl Planner {
+    fn warn_casts(&self, source: &str, cast: Vec<String>) {
+        let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        for column in cast {
+            let key = format!("{source}.{column}");
+            if warned.insert(key) {
+                tracing::warn!(
+                    "{source}: column {column} has no JSON mapping; it is read as text"
+                );
+            }
+        }
+    }
+
+    /// Drops a table's plan (its columns changed, or a query with it failed).
+    pub fn forget(&self, table: &str) {
+        self.plans.lock().unwrap_or_else(|e| e.into_inner()).remove(table);
+    }
+
+    async fn table_plan(&self, client: &Client, table: &str, settings: &Settings) -> Result<Arc<TablePlan>> {
+        if let Some(plan) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).get(table) {
+            return Ok(plan.clone());
+        }
+        let qualified = quote_qualified(table)?;
+        let probe = client
+            .prepare(&format!("SELECT * FROM {qualified} LIMIT 0"))
+            .await
+            .map_err(Error::db(format!("cannot read the columns of table {table:?}")))?;
+        let (select_list, cast) = select_list(probe.columns(), "")?;
+        self.warn_casts(table, cast);
+        if settings.payload_column.is_none() && probe.columns().is_empty() {
+            return Err(Error::Config(format!("table {table:?} has no columns")));
+        }
+        let plan = Arc::new(TablePlan { rows: RowPlan::new(probe.columns(), settings), select_list });
+        if plan.rows.tracking.is_none() {
+            return Err(Error::Config(format!(
+                "plugin_config.tracking_column = {:?} is not a column of table {table:?}",
+                settings.tracking_column
+            )));
+        }
+        if let Some(column) = &settings.payload_column
+            && plan.rows.payload.is_none()
+        {
+            return Err(Error::Config(format!(
+                "plugin_config.payload_column = {column:?} is not a column of table {table:?}"
+            )));
+        }
+        self.plans.lock().unwrap_or_else(|e| e.into_inner()).insert(table.to_string(), plan.clone());
+        Ok(plan)
+    }
+}
+
+/// Rows fetched for one table (or for the custom query).
+pub struct Fetched {
+    pub rows: Vec<tokio_postgres::Row>,
+    pub plan: Arc<TablePlan>,
+}
+
+/// `SELECT <cols> FROM <table> [WHERE <track> > '<offset>'] [AND <processed> = FALSE]
+/// ORDER BY <track> ASC LIMIT <n>`. The offset is an untyped literal so it compares correctly
+/// with integer, numeric, text and timestamp cursors alike.
+pub fn table_query(settings: &Settings, table: &str, select_list: &str, offset: Option<&str>) -> Result<String> {
+    let tracking = quote_ident(&settings.tracking_column)?;
+    let mut sql = format!("SELECT {select_list} FROM {}", quote_qualified(table)?);
+    let mut conditions = Vec::new();
+    if let Some(offset) = offset {
+        conditions.push(format!("{tracking} > {}", quote_literal(offset)?));
+    }
+    if let Some(processed) = &settings.processed_column {
+        conditions.push(format!("{} = FALSE", quote_ident(processed)?));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    let _ = write!(sql, " ORDER BY {tracking} ASC LIMIT {}", settings.batch_size);
+    Ok(sql)
+}
+
+/// Placeholder substitution for `custom_query`, in an order where no placeholder is a prefix of
+/// a later one (`$now_unix` before `$now`; upstream replaced `$now` first, so `$now_unix` never
+/// worked). `$table` and `$offset` are inserted verbatim, as upstream does: write
+/// `'$offset'` in the query when the cursor is not numeric.
+pub fn substitute(
+    query: &str,
+    table: &str,
+    offset: Option<&str>,
+    limit: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    query
+        .replace("$now_unix", &now.timestamp().to_string())
+        .replace("$now", &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .replace("$table", table)
+        .replace("$offset", offset.unwrap_or(""))
+        .replace("$limit", &limit.to_string())
+}
+
+pub async fn fetch_table(
+    pool: &Pool,
+    planner: &Planner,
+    settings: &Settings,
+    table: &str,
+    offset: Option<&str>,
+) -> Result<Fetched> {
+    let what = format!("polling table {table:?}");
+    with_retry(&what, settings.retry, is_transient_error, || async {
+        let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
+        let plan = planner.table_plan(&client, table, settings).await?;
+        let sql = table_query(settings, table, &plan.select_list, offset)?;
+        match client.query(&sql, &[]).await {
+            Ok(rows) => Ok(Fetched { rows, plan }),
+            Err(error) => {
+                // A changed table (column added/dropped/retyped) invalidates the cached plan.
+                planner.forget(table);
+                Err(Error::Db { what: format!("SELECT from {table:?} failed ({sql})"), source: error })
+            }
+        }
+    })
+    .await
+}
+
+pub async fn fetch_custom(
+    pool: &Pool,
+    planner: &Planner,
+    settings: &Settings,
+    sql: &str,
+) -> Result<Fetched> {
+    with_retry("custom_query", settings.retry, is_transient_error, || async {
+        let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
+        let statement: Statement = client
+            .prepare(sql)
+            .await
+            .map_err(Error::db(format!("custom_query failed ({sql})")))?;
+        let (list, cast) = select_list(statement.columns(), "iggy_q.")?;
+        let statement = if cast.is_empty() {
+            statement
+        } else {
+            planner.warn_casts("custom_query", cast);
+            // Types without a decoder are cast to text through a wrapping SELECT, which keeps
+            // the inner query's order.
+            client
+                .prepare(&format!("SELECT {list} FROM ({sql}) AS iggy_q"))
+                .await
+                .map_err(Error::db(format!("custom_query failed ({sql})")))?
+        };
+        let rows = client
+            .query(&statement, &[])
+            .await
+            .map_err(Error::db(format!("custom_query failed ({sql})")))?;
+        let plan = Arc::new(TablePlan {
+            rows: RowPlan::new(statement.columns(), settings),
+            select_list: String::new(),
+        });
+        Ok(Fetched { rows, plan })
+    })
+    .await
+}
+
+pub fn is_transient_error(error: &Error) -> bool {
+    match error {
+        Error::Db { source, .. } => is_transient(source),
+        _ => false,
+    }
+}
+
+/// `DELETE FROM t WHERE pk IN (...)` or `UPDATE t SET processed = TRUE WHERE pk IN (...)`,
+/// run after Ack, in chunks so a big batch never makes a huge statement.
+pub async fn finish_rows(pool: &Pool, settings: &Settings, table: &str, keys: &[String]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let qualified = quote_qualified(table)?;
+    let pk = quote_ident(&settings.primary_key_column)?;
+    let head = if settings.delete_after_read {
+        format!("DELETE FROM {qualified} WHERE {pk} IN (")
+    } else if let Some(processed) = &settings.processed_column {
+        format!("UPDATE {qualified} SET {} = TRUE WHERE {pk} IN (", quote_ident(processed)?)
+    } else {
+        return Ok(());
+    };
+    for chunk in keys.chunks(1000) {
+        let mut sql = head.clone();
+        iggy_connector_postgres_common::quote::push_literal_list(&mut sql, chunk)?;
+        sql.push(')');
+        let what = format!("marking {} rows of {table:?} as read", chunk.len());
+        with_retry(&what, settings.retry, is_transient_error, || async {
+            let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
+            client.execute(&sql, &[]).await.map_err(Error::db(format!("{what} failed")))
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PostgresSourceConfig;
+
+    fn settings(extra: &str) -> Settings {
+        serde_json::from_str::<PostgresSourceConfig>(&format!(
+            r#"{{"connection_string":"x","mode":"polling","tables":["t"],"batch_size":50{extra}}}"#
+        ))
+        .unwrap()
+        .validate()
+        .unwrap()
+    }
+
+    #[test]
+    fn given_cursor_and_processed_column_when_building_query_should_filter_both() {
+        let s = settings(r#","processed_column":"done","tracking_column":"seq""#);
+        let sql = table_query(&s, "app.events", "*", Some("4'2")).unwrap();
+        assert_eq!(
+            sql,
+            "SELECT * FROM \"app\".\"events\" WHERE \"seq\" > '4''2' AND \"done\" = FALSE ORDER BY \"seq\" ASC LIMIT 50"
+        );
+        let sql = table_query(&settings(""), "t", "*", None).unwrap();
+        assert_eq!(sql, "SELECT * FROM \"t\" ORDER BY \"id\" ASC LIMIT 50");
+    }
+
+    #[test]
+    fn given_all_placeholders_when_substituted_should_replace_each_correctly() {
+        let now = chrono::DateTime::parse_from_rfc3339("2024-01-15T10:30:00Z").unwrap().to_utc();
+        let sql = substitute(
+            "SELECT * FROM $table WHERE id > $offset AND ts < '$now' AND epoch < $now_unix LIMIT $limit",
+            "users",
+            Some("41"),
+            10,
+            now,
+        );
+        assert_eq!(
+            sql,
+            "SELECT * FROM users WHERE id > 41 AND ts < '2024-01-15T10:30:00Z' AND epoch < 1705314600 LIMIT 10"
+        );
+    }
+}
