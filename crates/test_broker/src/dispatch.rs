@@ -837,7 +837,10 @@ fn poll_messages(
         POLL_TIMESTAMP => partition.offset_for_timestamp(req.strategy.value),
         POLL_FIRST => 0,
         POLL_LAST => total.saturating_sub(u64::from(req.count)),
-        POLL_NEXT => partition.offsets.get(&key).map_or(0, |o| o + 1),
+        POLL_NEXT => partition
+            .offsets
+            .get(&key)
+            .map_or(0, |o| o.saturating_add(1)),
         _ => return Err(IggyError::InvalidFormat),
     };
     let (bytes, count) = partition.read(start, req.count);

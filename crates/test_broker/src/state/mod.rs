@@ -562,7 +562,7 @@ impl State {
         count: u32,
     ) -> Result<(), IggyError> {
         let topic = self.topic_mut(s, t)?;
-        if count == 0 || topic.partitions_count() + count > MAX_PARTITIONS {
+        if count == 0 || topic.partitions_count().saturating_add(count) > MAX_PARTITIONS {
             return Err(IggyError::InvalidPartitionsCount);
         }
         let now = now_micros();
