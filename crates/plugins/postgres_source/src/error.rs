@@ -11,7 +11,7 @@ pub enum Error {
     #[error("{0}")]
     Init(String),
     /// A query failed (after retries for transient errors).
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", describe(source))]
     Db {
         what: String,
         #[source]
@@ -23,6 +23,24 @@ pub enum Error {
     /// `poll` or `on_batch_result` before `open`.
     #[error("PostgreSQL source is not open")]
     NotOpen,
+}
+
+/// tokio-postgres' own Display is just "db error"; the server's message is in the source.
+pub fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} ({})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                text.push_str(": ");
+                text.push_str(detail);
+            }
+            text
+        }
+        None => match std::error::Error::source(error) {
+            Some(inner) => format!("{error}: {inner}"),
+            None => error.to_string(),
+        },
+    }
 }
 
 impl Error {

@@ -28,21 +28,9 @@ fn sdk_error(error: error::Error) -> iggy_connectors_sdk::Error {
         error::Error::Config(m) => Sdk::InvalidConfig(m),
         error::Error::Init(m) => Sdk::InitError(m),
         error::Error::Record(m) => Sdk::Serialization(m),
-        other @ error::Error::Db { .. } => Sdk::Storage(error_chain(&other)),
+        other @ error::Error::Db { .. } => Sdk::Storage(other.to_string()),
         other => Sdk::Other(other.to_string()),
     }
-}
-
-/// `outer: inner: root` — tokio-postgres puts the server's message in the source chain.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 impl iggy_connectors_sdk::Source for PostgresSource {
