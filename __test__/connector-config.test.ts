@@ -211,7 +211,7 @@ enabled = true
 `)
     const issues = issuesOf('x.toml', toml)
     expect(issues).toHaveLength(4)
-    expect(issues[0]).toBe('x.toml: transforms.add_fields.enabled: missing required key "enabled" (expected boolean)')
+    expect(issues[0]).toBe('x.toml: transforms.add_fields.enabled: missing required key (expected boolean)')
     expect(issues[1]).toMatch(/^x\.toml: transforms\.update_fields\.fields\.0\.value/)
     expect(issues[2]).toMatch(/^x\.toml: transforms\.filter_fields\.patterns\.0\.key_pattern/)
     expect(issues[3]).toMatch(/^x\.toml: transforms\.proto_convert: transform "proto_convert" is not supported/)

@@ -14,10 +14,24 @@ export function keyPath(path: readonly PropertyKey[]): string {
   return path.map((segment) => String(segment)).join('.')
 }
 
-function describe(issue: z.core.$ZodIssue): string {
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root
+  for (const segment of path) {
+    if (node === null || typeof node !== 'object') return undefined
+    node = (node as Record<PropertyKey, unknown>)[segment]
+  }
+  return node
+}
+
+function describe(issue: z.core.$ZodIssue, input: unknown): string {
   const message = issue.message.replace(/^Invalid input: /, '')
   if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
     return `missing required key (expected ${issue.expected})`
+  }
+  if (input !== undefined && issue.path.length > 0 && issue.code !== 'custom' && valueAt(input, issue.path) === undefined) {
+    // Unions and enums do not say that nothing was given; the input does.
+    const expected = issue.code === 'invalid_union' ? 'string' : describe(issue, undefined)
+    return `missing required key (${expected.startsWith('expected') ? expected : `expected ${expected}`})`
   }
   if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
     return `expected one of ${issue.options.map((o) => JSON.stringify(o)).join('|')}`
@@ -56,13 +70,13 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, file: s
         deletePath(clone, issue.path, issue.keys)
       } else if (!errors.some((e) => e.path === path)) {
         // One problem per key: the first failed check says enough.
-        errors.push({ file, path, message: describe(issue) })
+        errors.push({ file, path, message: describe(issue, clone) })
       }
     }
     if (errors.length > 0) return { errors, warnings }
     if (unknown) result = schema.safeParse(clone)
     if (!result.success) {
-      return { errors: result.error.issues.map((issue) => ({ file, path: keyPath([...prefix, ...issue.path]), message: describe(issue) })), warnings }
+      return { errors: result.error.issues.map((issue) => ({ file, path: keyPath([...prefix, ...issue.path]), message: describe(issue, clone) })), warnings }
     }
   }
   return { data: result.data, errors: [], warnings }

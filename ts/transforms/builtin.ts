@@ -18,7 +18,8 @@ const fieldValue = z.union([
   z.strictObject({ computed: z.enum(COMPUTED) }),
 ])
 
-const enabled = z.boolean({ error: (issue) => (issue.input === undefined ? 'missing required key "enabled" (expected boolean)' : 'expected boolean') })
+/** Required in every transform table (upstream has no default). */
+const enabled = z.boolean()
 
 const addFields = z.strictObject({
   enabled,
