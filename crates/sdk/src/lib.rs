@@ -8,6 +8,8 @@
 pub mod codecs;
 mod connector;
 mod error;
+pub mod ffi;
+mod macros;
 mod payload;
 mod state;
 pub mod types;
@@ -18,3 +20,19 @@ pub use error::Error;
 pub use iggy_common::{HeaderKey, HeaderKind, HeaderValue};
 pub use payload::{ConsumedMessage, Payload};
 pub use types::*;
+
+/// Re-exported so plugins log and sleep with the same copies the SDK runs them on.
+pub use tokio;
+pub use tracing;
+
+/// What the export macros expand to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::ffi::guard::{guard, last_error};
+    pub use crate::ffi::sink::{self, SinkRegistry};
+    pub use crate::ffi::source::{self, SourceRegistry};
+    pub use crate::ffi::{
+        ABI_VERSION, FAILED, INVALID, LogCallback, OK, PluginInfo, SendCallback, SendCallbackV2,
+        enter, host_bytes, null_callback, parse_config,
+    };
+}

@@ -1,0 +1,292 @@
+//! Generic bodies of the sink exports (`iggy_sink_*`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::RwLock;
+
+use super::guard::{CatchUnwind, report_error, runtime};
+use super::{FAILED, INVALID, OK, PluginInfo, log};
+use crate::{
+    ConsumedMessage, HeaderKey, HeaderValue, MessagesMetadata, RawMessages, Sink, TopicMetadata,
+    codecs,
+};
+
+/// The instances of one sink type in this library, keyed by host-given id.
+pub struct SinkRegistry<T> {
+    /// `None` while `open()` runs (the id is reserved).
+    instances: Mutex<BTreeMap<u32, Option<Arc<SinkInstance<T>>>>>,
+}
+
+struct SinkInstance<T> {
+    /// `consume` takes the read side (calls may overlap), `close` the write side, so close
+    /// waits for consumes in progress.
+    sink: RwLock<T>,
+    closed: AtomicBool,
+}
+
+impl<T> Default for SinkRegistry<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> SinkRegistry<T> {
+    pub const fn new() -> Self {
+        SinkRegistry {
+            instances: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, Option<Arc<SinkInstance<T>>>>> {
+        self.instances
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, id: u32) -> Option<Arc<SinkInstance<T>>> {
+        self.lock().get(&id).cloned().flatten()
+    }
+}
+
+fn invalid(plugin: &PluginInfo, id: u32, call: &str, cause: impl std::fmt::Display) -> i32 {
+    report_error(
+        plugin,
+        format!("{} (id {id}): {call}: {cause}", plugin.name),
+    );
+    INVALID
+}
+
+/// `iggy_sink_open`: parse config, construct, `open()`, register.
+pub fn open<T: Sink>(
+    registry: &SinkRegistry<T>,
+    plugin: &'static PluginInfo,
+    id: u32,
+    config: &[u8],
+    construct: impl FnOnce(u32, &[u8]) -> Result<T, String>,
+) -> i32 {
+    {
+        let mut instances = registry.lock();
+        if instances.contains_key(&id) {
+            return invalid(
+                plugin,
+                id,
+                "iggy_sink_open",
+                "id is already open (close it first)",
+            );
+        }
+        instances.insert(id, None);
+    }
+    let mut sink = match construct(id, config) {
+        Ok(sink) => sink,
+        Err(cause) => {
+            registry.lock().remove(&id);
+            return invalid(plugin, id, "iggy_sink_open", cause);
+        }
+    };
+    let failure = match runtime().block_on(CatchUnwind(sink.open())) {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(format!("open() failed: {error}")),
+        Err(panic) => Some(format!("open() panicked: {panic}")),
+    };
+    if let Some(failure) = failure {
+        registry.lock().remove(&id);
+        report_error(
+            plugin,
+            format!("{} (id {id}): iggy_sink_open: {failure}", plugin.name),
+        );
+        return FAILED;
+    }
+    let instance = Arc::new(SinkInstance {
+        sink: RwLock::new(sink),
+        closed: AtomicBool::new(false),
+    });
+    registry.lock().insert(id, Some(instance));
+    log::emit(
+        log::INFO,
+        plugin.name,
+        &format!("{} {} (id {id}): sink opened", plugin.name, plugin.version),
+    );
+    OK
+}
+
+/// `iggy_sink_consume`: decode the three postcard buffers, decode payloads with the stream's
+/// schema, call `consume()`.
+pub fn consume<T: Sink>(
+    registry: &SinkRegistry<T>,
+    plugin: &'static PluginInfo,
+    id: u32,
+    topic: &[u8],
+    metadata: &[u8],
+    messages: &[u8],
+) -> i32 {
+    const CALL: &str = "iggy_sink_consume";
+    let Some(instance) = registry.get(id) else {
+        return invalid(plugin, id, CALL, "unknown id (not opened, or closed)");
+    };
+    let topic: TopicMetadata = match postcard::from_bytes(topic) {
+        Ok(topic) => topic,
+        Err(error) => return invalid(plugin, id, CALL, format!("bad TopicMetadata: {error}")),
+    };
+    let metadata: MessagesMetadata = match postcard::from_bytes(metadata) {
+        Ok(metadata) => metadata,
+        Err(error) => return invalid(plugin, id, CALL, format!("bad MessagesMetadata: {error}")),
+    };
+    let raw: RawMessages = match postcard::from_bytes(messages) {
+        Ok(raw) => raw,
+        Err(error) => return invalid(plugin, id, CALL, format!("bad RawMessages: {error}")),
+    };
+    let decoded = decode_messages(plugin, id, &topic, &metadata, raw);
+    let outcome = runtime().block_on(async {
+        let sink = instance.sink.read().await;
+        if instance.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(CatchUnwind(sink.consume(&topic, metadata, decoded)).await)
+    });
+    match outcome {
+        None => invalid(plugin, id, CALL, "the sink was closed"),
+        Some(Ok(Ok(()))) => OK,
+        Some(Ok(Err(error))) => {
+            report_error(
+                plugin,
+                format!(
+                    "{} (id {id}): consume() failed for {}/{} partition {}: {error}",
+                    plugin.name, topic.stream, topic.topic, metadata.partition_id
+                ),
+            );
+            FAILED
+        }
+        Some(Err(panic)) => {
+            report_error(
+                plugin,
+                format!(
+                    "{} (id {id}): {CALL}: consume() panicked: {panic}",
+                    plugin.name
+                ),
+            );
+            FAILED
+        }
+    }
+}
+
+/// Decodes payloads in place (no copy for raw/text/flatbuffer). A message that does not
+/// decode is dropped and counted, with one warning per batch, as the runtime upstream does.
+fn decode_messages(
+    plugin: &PluginInfo,
+    id: u32,
+    topic: &TopicMetadata,
+    metadata: &MessagesMetadata,
+    raw: RawMessages,
+) -> Vec<ConsumedMessage> {
+    let mut decoded = Vec::with_capacity(raw.messages.len());
+    let mut dropped = 0usize;
+    let mut first_error = None;
+    for message in raw.messages {
+        let headers = if message.headers.is_empty() {
+            None
+        } else {
+            match postcard::from_bytes::<BTreeMap<HeaderKey, HeaderValue>>(&message.headers) {
+                Ok(headers) => Some(headers),
+                Err(error) => {
+                    first_error.get_or_insert_with(|| {
+                        format!("offset {}: bad headers: {error}", message.offset)
+                    });
+                    None
+                }
+            }
+        };
+        match codecs::decode_owned(metadata.schema, message.payload) {
+            Ok(payload) => decoded.push(ConsumedMessage {
+                id: message.id,
+                offset: message.offset,
+                checksum: message.checksum,
+                timestamp: message.timestamp,
+                origin_timestamp: message.origin_timestamp,
+                headers,
+                payload,
+            }),
+            Err(error) => {
+                dropped += 1;
+                first_error.get_or_insert_with(|| format!("offset {}: {error}", message.offset));
+            }
+        }
+    }
+    if let Some(error) = first_error {
+        log::emit(
+            log::WARN,
+            plugin.name,
+            &format!(
+                "{} (id {id}): {}/{} partition {}: dropped {dropped} undecodable message(s); first: {error}",
+                plugin.name, topic.stream, topic.topic, metadata.partition_id
+            ),
+        );
+    }
+    decoded
+}
+
+/// `iggy_sink_close`: wait for consumes in progress, then `close()`.
+pub fn close<T: Sink>(registry: &SinkRegistry<T>, plugin: &'static PluginInfo, id: u32) -> i32 {
+    const CALL: &str = "iggy_sink_close";
+    let instance = {
+        let mut instances = registry.lock();
+        match instances.remove(&id) {
+            Some(Some(instance)) => instance,
+            Some(None) => {
+                instances.insert(id, None);
+                drop(instances);
+                return invalid(plugin, id, CALL, "the sink is still opening");
+            }
+            None => {
+                drop(instances);
+                return invalid(
+                    plugin,
+                    id,
+                    CALL,
+                    "unknown id (not opened, or already closed)",
+                );
+            }
+        }
+    };
+    let closed = runtime().block_on(async {
+        let mut sink = instance.sink.write().await;
+        instance.closed.store(true, Ordering::Release);
+        CatchUnwind(sink.close()).await
+    });
+    match closed {
+        Ok(Ok(())) => {
+            log::emit(
+                log::INFO,
+                plugin.name,
+                &format!("{} (id {id}): sink closed", plugin.name),
+            );
+            OK
+        }
+        Ok(Err(error)) => {
+            report_error(
+                plugin,
+                format!("{} (id {id}): close() failed: {error}", plugin.name),
+            );
+            OK
+        }
+        Err(panic) => {
+            report_error(
+                plugin,
+                format!(
+                    "{} (id {id}): {CALL}: close() panicked: {panic}",
+                    plugin.name
+                ),
+            );
+            FAILED
+        }
+    }
+}

@@ -1,0 +1,525 @@
+//! Generic bodies of the source exports (`iggy_source_*`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::guard::{CatchUnwind, report_error, runtime};
+use super::{FAILED, INVALID, OK, PluginInfo, SendCallback, SendCallbackV2, log};
+use crate::{ConnectorState, ProducedMessages, Source, SourceBatchResult};
+
+/// How long a v2 batch may wait for its `iggy_source_batch_result` before counting as Nack.
+pub const BATCH_RESULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// First back-off after a Nack (or a failed poll); doubles per consecutive failure.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// Back-off ceiling.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Pause after a poll that produced nothing to send, so a source that returns empty batches
+/// without sleeping cannot spin a core.
+const EMPTY_POLL_PAUSE: Duration = Duration::from_millis(10);
+
+/// `100 ms × 2^(n−1)`, capped at 5 s.
+pub fn backoff(consecutive: u32) -> Duration {
+    let shift = consecutive.saturating_sub(1).min(16);
+    BACKOFF_BASE.saturating_mul(1 << shift).min(BACKOFF_MAX)
+}
+
+/// The instances of one source type in this library, keyed by host-given id.
+pub struct SourceRegistry<T> {
+    instances: Mutex<BTreeMap<u32, Slot<T>>>,
+}
+
+enum Slot<T> {
+    /// `open()` is running; the id is reserved.
+    Opening,
+    Idle(T),
+    Running(Running<T>),
+}
+
+/// Where `iggy_source_batch_result` sends verdicts, and which batch id is in flight (0 = none).
+type VerdictSender = (
+    mpsc::UnboundedSender<(u64, SourceBatchResult)>,
+    Arc<AtomicU64>,
+);
+
+struct Running<T> {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<T>,
+    /// Present in v2 mode: verdicts for the batch in flight.
+    verdicts: Option<VerdictSender>,
+}
+
+impl<T> Default for SourceRegistry<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> SourceRegistry<T> {
+    pub const fn new() -> Self {
+        SourceRegistry {
+            instances: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u32, Slot<T>>> {
+        // A panic never happens while the lock is held by SDK code, but do not let a poisoned
+        // lock turn every later call into a panic.
+        self.instances
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Number of live instances (for tests and diagnostics).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn invalid(plugin: &PluginInfo, id: u32, call: &str, cause: impl std::fmt::Display) -> i32 {
+    report_error(
+        plugin,
+        format!("{} (id {id}): {call}: {cause}", plugin.name),
+    );
+    INVALID
+}
+
+/// `iggy_source_open`: parse config, construct, `open()`, register.
+pub fn open<T: Source>(
+    registry: &SourceRegistry<T>,
+    plugin: &'static PluginInfo,
+    id: u32,
+    config: &[u8],
+    state: &[u8],
+    construct: impl FnOnce(u32, &[u8], Option<ConnectorState>) -> Result<T, String>,
+) -> i32 {
+    {
+        let mut instances = registry.lock();
+        if instances.contains_key(&id) {
+            return invalid(
+                plugin,
+                id,
+                "iggy_source_open",
+                "id is already open (close it first)",
+            );
+        }
+        instances.insert(id, Slot::Opening);
+    }
+    let state = (!state.is_empty()).then(|| ConnectorState(state.to_vec()));
+    let mut source = match construct(id, config, state) {
+        Ok(source) => source,
+        Err(cause) => {
+            registry.lock().remove(&id);
+            return invalid(plugin, id, "iggy_source_open", cause);
+        }
+    };
+    let opened = runtime().block_on(CatchUnwind(source.open()));
+    let failure = match opened {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(format!("open() failed: {error}")),
+        Err(panic) => Some(format!("open() panicked: {panic}")),
+    };
+    let mut instances = registry.lock();
+    if let Some(failure) = failure {
+        instances.remove(&id);
+        drop(instances);
+        report_error(
+            plugin,
+            format!("{} (id {id}): iggy_source_open: {failure}", plugin.name),
+        );
+        return FAILED;
+    }
+    instances.insert(id, Slot::Idle(source));
+    drop(instances);
+    log::emit(
+        log::INFO,
+        plugin.name,
+        &format!(
+            "{} {} (id {id}): source opened",
+            plugin.name, plugin.version
+        ),
+    );
+    OK
+}
+
+/// How the poll loop hands batches to the host.
+#[derive(Clone, Copy)]
+pub enum Delivery {
+    /// 0.4.0: fire and forget; a returned callback counts as Ack.
+    Legacy(SendCallback),
+    /// One batch in flight, settled by `iggy_source_batch_result`.
+    Acknowledged(SendCallbackV2),
+}
+
+/// `iggy_source_handle` / `iggy_source_handle_v2`: start the poll loop.
+pub fn handle<T: Source>(
+    registry: &SourceRegistry<T>,
+    plugin: &'static PluginInfo,
+    id: u32,
+    delivery: Delivery,
+) -> i32 {
+    let call = match delivery {
+        Delivery::Legacy(_) => "iggy_source_handle",
+        Delivery::Acknowledged(_) => "iggy_source_handle_v2",
+    };
+    let mut instances = registry.lock();
+    let source = match instances.remove(&id) {
+        Some(Slot::Idle(source)) => source,
+        Some(other) => {
+            instances.insert(id, other);
+            drop(instances);
+            return invalid(
+                plugin,
+                id,
+                call,
+                "the source is not idle (still opening, or already handled)",
+            );
+        }
+        None => {
+            drop(instances);
+            return invalid(plugin, id, call, "unknown id (not opened, or closed)");
+        }
+    };
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (verdicts, verdicts_rx, in_flight) = match delivery {
+        Delivery::Legacy(_) => (None, None, Arc::new(AtomicU64::new(0))),
+        Delivery::Acknowledged(_) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let in_flight = Arc::new(AtomicU64::new(0));
+            (Some((tx, in_flight.clone())), Some(rx), in_flight)
+        }
+    };
+    let context = LoopContext {
+        plugin,
+        id,
+        delivery,
+        shutdown: shutdown_rx,
+        verdicts: verdicts_rx,
+        in_flight,
+    };
+    let task = runtime().spawn(poll_loop(source, context));
+    instances.insert(
+        id,
+        Slot::Running(Running {
+            shutdown,
+            task,
+            verdicts,
+        }),
+    );
+    OK
+}
+
+/// `iggy_source_batch_result`: settle the batch in flight.
+pub fn batch_result<T>(
+    registry: &SourceRegistry<T>,
+    plugin: &'static PluginInfo,
+    id: u32,
+    batch_id: u64,
+    result: u8,
+) -> i32 {
+    const CALL: &str = "iggy_source_batch_result";
+    let Some(verdict) = SourceBatchResult::from_u8(result) else {
+        return invalid(
+            plugin,
+            id,
+            CALL,
+            format!("result {result} is neither 0 (Ack) nor 1 (Nack)"),
+        );
+    };
+    let instances = registry.lock();
+    let Some(Slot::Running(Running {
+        verdicts: Some((sender, in_flight)),
+        ..
+    })) = instances.get(&id)
+    else {
+        drop(instances);
+        return invalid(
+            plugin,
+            id,
+            CALL,
+            "no acknowledged poll loop runs for this id",
+        );
+    };
+    let current = in_flight.load(Ordering::Acquire);
+    if current != batch_id {
+        drop(instances);
+        return invalid(
+            plugin,
+            id,
+            CALL,
+            format!("batch {batch_id} is not in flight (in flight: {current}, 0 = none)"),
+        );
+    }
+    if sender.send((batch_id, verdict)).is_err() {
+        drop(instances);
+        return invalid(plugin, id, CALL, "the poll loop has stopped");
+    }
+    OK
+}
+
+/// `iggy_source_close`: stop the loop (waiting for it), then `close()`.
+pub fn close<T: Source>(registry: &SourceRegistry<T>, plugin: &'static PluginInfo, id: u32) -> i32 {
+    const CALL: &str = "iggy_source_close";
+    let slot = {
+        let mut instances = registry.lock();
+        match instances.remove(&id) {
+            Some(Slot::Opening) => {
+                instances.insert(id, Slot::Opening);
+                drop(instances);
+                return invalid(plugin, id, CALL, "the source is still opening");
+            }
+            Some(slot) => slot,
+            None => {
+                drop(instances);
+                return invalid(
+                    plugin,
+                    id,
+                    CALL,
+                    "unknown id (not opened, or already closed)",
+                );
+            }
+        }
+    };
+    let mut source = match slot {
+        Slot::Idle(source) => source,
+        Slot::Running(running) => {
+            let _ = running.shutdown.send(true);
+            match runtime().block_on(running.task) {
+                Ok(source) => source,
+                Err(error) => {
+                    report_error(
+                        plugin,
+                        format!(
+                            "{} (id {id}): {CALL}: the poll loop died ({error}); close() skipped",
+                            plugin.name
+                        ),
+                    );
+                    return FAILED;
+                }
+            }
+        }
+        Slot::Opening => unreachable!("handled above"),
+    };
+    match runtime().block_on(CatchUnwind(source.close())) {
+        Ok(Ok(())) => {
+            log::emit(
+                log::INFO,
+                plugin.name,
+                &format!("{} (id {id}): source closed", plugin.name),
+            );
+            OK
+        }
+        // As upstream: the instance is gone either way, so the close itself succeeded.
+        Ok(Err(error)) => {
+            report_error(
+                plugin,
+                format!("{} (id {id}): close() failed: {error}", plugin.name),
+            );
+            OK
+        }
+        Err(panic) => {
+            report_error(
+                plugin,
+                format!(
+                    "{} (id {id}): {CALL}: close() panicked: {panic}",
+                    plugin.name
+                ),
+            );
+            FAILED
+        }
+    }
+}
+
+struct LoopContext {
+    plugin: &'static PluginInfo,
+    id: u32,
+    delivery: Delivery,
+    shutdown: watch::Receiver<bool>,
+    verdicts: Option<mpsc::UnboundedReceiver<(u64, SourceBatchResult)>>,
+    in_flight: Arc<AtomicU64>,
+}
+
+impl LoopContext {
+    fn log(&self, level: u8, message: std::fmt::Arguments<'_>) {
+        log::emit(
+            level,
+            self.plugin.name,
+            &format!("{} (id {}): {message}", self.plugin.name, self.id),
+        );
+    }
+
+    /// Sleeps unless shutdown is requested first; returns `false` on shutdown.
+    async fn pause(&mut self, duration: Duration) -> bool {
+        tokio::select! {
+            _ = self.shutdown.wait_for(|stop| *stop) => false,
+            () = tokio::time::sleep(duration) => true,
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}
+
+/// Polls, delivers, settles, repeats, until shutdown. Returns the source for `close()`.
+async fn poll_loop<T: Source>(source: T, mut cx: LoopContext) -> T {
+    let mut failed_polls = 0u32;
+    let mut nacks = 0u32;
+    let mut batch_id = 0u64;
+    while !cx.stopping() {
+        let polled = tokio::select! {
+            biased;
+            _ = cx.shutdown.wait_for(|stop| *stop) => break,
+            polled = CatchUnwind(source.poll()) => polled,
+        };
+        let batch = match polled {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(error)) => {
+                failed_polls += 1;
+                cx.log(
+                    log::ERROR,
+                    format_args!("poll() failed (#{failed_polls}): {error}"),
+                );
+                if !cx.pause(backoff(failed_polls)).await {
+                    break;
+                }
+                continue;
+            }
+            Err(panic) => {
+                failed_polls += 1;
+                cx.log(
+                    log::ERROR,
+                    format_args!("poll() panicked (#{failed_polls}): {panic}"),
+                );
+                if !cx.pause(backoff(failed_polls)).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        failed_polls = 0;
+        if batch.messages.is_empty() && batch.state.is_none() {
+            if !cx.pause(EMPTY_POLL_PAUSE).await {
+                break;
+            }
+            continue;
+        }
+        let verdict = match deliver(&mut cx, &batch, &mut batch_id).await {
+            Some(verdict) => verdict,
+            None => continue,
+        };
+        match CatchUnwind(source.on_batch_result(verdict)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => cx.log(
+                log::ERROR,
+                format_args!("on_batch_result({verdict:?}) failed: {error}"),
+            ),
+            Err(panic) => cx.log(
+                log::ERROR,
+                format_args!("on_batch_result({verdict:?}) panicked: {panic}"),
+            ),
+        }
+        if verdict == SourceBatchResult::Ack {
+            nacks = 0;
+            continue;
+        }
+        // Keep retrying forever: the host expects the source to recover once Iggy is back.
+        nacks += 1;
+        let delay = backoff(nacks);
+        cx.log(
+            log::WARN,
+            format_args!(
+                "batch {batch_id} was not acknowledged ({nacks} in a row); retrying in {delay:?}"
+            ),
+        );
+        if !cx.pause(delay).await {
+            break;
+        }
+    }
+    source
+}
+
+/// Sends one batch; returns its verdict, or `None` when it could not be encoded.
+async fn deliver(
+    cx: &mut LoopContext,
+    batch: &ProducedMessages,
+    batch_id: &mut u64,
+) -> Option<SourceBatchResult> {
+    let bytes = match postcard::to_allocvec(batch) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            cx.log(
+                log::ERROR,
+                format_args!(
+                    "cannot encode a batch of {} messages, skipped: {error}",
+                    batch.messages.len()
+                ),
+            );
+            return None;
+        }
+    };
+    let id = cx.id;
+    match cx.delivery {
+        Delivery::Legacy(callback) => {
+            // The 0.4.0 host stores the batch before returning; a returned call is our Ack.
+            tokio::task::block_in_place(|| callback(id, bytes.as_ptr(), bytes.len()));
+            Some(SourceBatchResult::Ack)
+        }
+        Delivery::Acknowledged(callback) => {
+            *batch_id += 1;
+            let this_batch = *batch_id;
+            let verdicts = cx.verdicts.as_mut().expect("v2 loop has a verdict channel");
+            while verdicts.try_recv().is_ok() {} // stale verdicts of settled batches
+            cx.in_flight.store(this_batch, Ordering::Release);
+            let code = tokio::task::block_in_place(|| {
+                callback(id, this_batch, bytes.as_ptr(), bytes.len())
+            });
+            drop(bytes);
+            let verdict = if code != 0 {
+                cx.log(
+                    log::WARN,
+                    format_args!(
+                        "the host refused batch {this_batch} (send callback returned {code})"
+                    ),
+                );
+                SourceBatchResult::Nack
+            } else {
+                wait_for_verdict(cx, this_batch).await
+            };
+            cx.in_flight.store(0, Ordering::Release);
+            Some(verdict)
+        }
+    }
+}
+
+async fn wait_for_verdict(cx: &mut LoopContext, batch: u64) -> SourceBatchResult {
+    let verdicts = cx.verdicts.as_mut().expect("v2 loop has a verdict channel");
+    let deadline = tokio::time::sleep(BATCH_RESULT_TIMEOUT);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            biased;
+            received = verdicts.recv() => match received {
+                Some((id, verdict)) if id == batch => return verdict,
+                Some(_) => continue,
+                None => return SourceBatchResult::Nack,
+            },
+            _ = cx.shutdown.wait_for(|stop| *stop) => {
+                log::emit(log::DEBUG, cx.plugin.name, &format!("{} (id {}): closing with batch {batch} unsettled; treated as Nack", cx.plugin.name, cx.id));
+                return SourceBatchResult::Nack;
+            }
+            () = &mut deadline => {
+                log::emit(log::WARN, cx.plugin.name, &format!("{} (id {}): no result for batch {batch} within {BATCH_RESULT_TIMEOUT:?}; treated as Nack", cx.plugin.name, cx.id));
+                return SourceBatchResult::Nack;
+            }
+        }
+    }
+}
