@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+
+import { beforeAll, describe, expect, it } from 'vitest'
+
+import { buildDist, root, runCli } from './helpers/cli'
+import { tmpDir } from './helpers/tmp'
+
+const SOURCE = (path: string, extra = '') => `type = "source"
+key = "random"
+enabled = true
+version = 0
+name = "Random"
+path = "${path}"
+${extra}
+[[streams]]
+stream = "s"
+topic = "t"
+schema = "json"
+`
+
+function configDir(connectors: Record<string, string>, runtime = ''): string {
+  const files: Record<string, string> = {}
+  for (const [name, content] of Object.entries(connectors)) files[`connectors/${name}`] = content
+  return tmpDir({ 'config.toml': `[connectors]\nconfig_dir = "connectors"\n[state]\npath = "state"\n${runtime}`, ...files })
+}
+
+beforeAll(() => buildDist(), 120_000)
+
+describe('iggy-connectors validate', () => {
+  it('exits 1 and names the file and key for an invalid connector config', async () => {
+    const dir = configDir({ 'random.toml': SOURCE('x').replace('schema = "json"', 'schema = "jsonn"') })
+    const result = await runCli(['validate', '--config', 'config.toml'], { cwd: dir })
+    expect(result.code).toBe(1)
+    expect(result.stdout).toContain(`error  ${join(dir, 'connectors/random.toml')}: streams.0.schema: expected one of "json"|"raw"|"text"|"proto"|"flat_buffer"`)
+    expect(result.stdout).toContain('validation failed: 1 problem(s)')
+  })
+
+  it('exits 1 for an invalid runtime config', async () => {
+    const dir = configDir({}, '[http]\nport = 1\nenabled = "no"\n')
+    const result = await runCli(['validate', '-c', join(dir, 'config.toml')], { cwd: dir })
+    expect(result.code).toBe(1)
+    expect(result.stdout).toContain(`${join(dir, 'config.toml')}: http.enabled: expected boolean, received string`)
+  })
+
+  it('exits 1 when an enabled plugin cannot be loaded, naming the connector and path', async () => {
+    const dir = configDir({ 'random.toml': SOURCE('no/such/libplugin') })
+    const result = await runCli(['validate'], { cwd: dir })
+    expect(result.code).toBe(1)
+    expect(result.stdout).toMatch(new RegExp(`error  source "random" v0 \\(${join(dir, 'connectors/random.toml')}\\): path: .+`))
+  })
+
+  it('exits 0 for a valid config whose plugins load, and skips disabled connectors', async () => {
+    const random = join(root, 'build/plugins/libiggy_connector_random_source')
+    expect(existsSync(`${random}.so`) || existsSync(`${random}.dylib`) || existsSync(`${random}.dll`), 'run `npm run build:plugins` first').toBe(true)
+    const dir = configDir({
+      'random.toml': SOURCE(random),
+      'off.toml': SOURCE('no/such/lib').replace('key = "random"', 'key = "off"').replace('enabled = true', 'enabled = false'),
+    })
+    const result = await runCli(['validate'], { cwd: dir, env: { IGGY_CONNECTORS_SOURCE_RANDOM_PLUGIN_CONFIG_INTERVAL: '5ms' } })
+    expect(result.stdout).toMatch(/ok {5}source "random" v0 .*libiggy_connector_random_source\.(so|dylib|dll) \(plugin \d+\.\d+\.\d+/)
+    expect(result.stdout).toContain('skip   source "off" v0')
+    expect(result.stdout).toContain('valid: 1 enabled connector(s)')
+    expect(result.code).toBe(0)
+  })
+})
+
+describe('iggy-connectors run', () => {
+  it('exits 2 with the problems listed when the config is invalid, starting nothing', async () => {
+    const dir = configDir({ 'random.toml': SOURCE('x', 'version = "one"').replace('version = 0\n', '') })
+    const result = await runCli(['--config', 'config.toml'], { cwd: dir })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(`${join(dir, 'connectors/random.toml')}: version: expected number, received string`)
+    expect(existsSync(join(dir, 'state'))).toBe(false)
+  })
+
+  it('exits 2 on a missing --config file and on unknown arguments', async () => {
+    const missing = await runCli(['--config', 'nope.toml'], { cwd: tmpDir() })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('nope.toml: config file not found')
+    const extra = await runCli(['frobnicate'])
+    expect(extra.code).toBe(2)
+    expect(extra.stderr).toContain('unexpected argument "frobnicate"')
+  })
+
+  it('documents the exit codes in --help', async () => {
+    const help = await runCli(['--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/Exit codes:\n\s+0 .*\n\s+1 .*\n\s+2 .*\n\s+130 /)
+  })
+})
