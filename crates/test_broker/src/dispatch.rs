@@ -750,11 +750,10 @@ fn send_messages(shared: &Shared, payload: &mut [u8]) -> Result<(), IggyError> {
         WirePartitioning::MessagesKey(key) => iggy_common::calculate_32(key) % partitions,
     };
     let partition = topic.partition_mut(partition_id, sid)?;
-    let range = partition.append(messages, now);
+    partition.append(messages, now);
     state.total_bytes += batch_bytes;
     if let Some(persist) = state.persist.as_mut() {
         // `messages` now holds the bytes exactly as stored (offsets, timestamps, checksums).
-        debug_assert_eq!(range.len(), messages.len());
         if let Err(error) = persist.append(sid, tid, partition_id, messages) {
             tracing::error!("test broker: cannot append to partition log: {error}");
             return Err(IggyError::CannotAppendMessage);
@@ -843,12 +842,14 @@ fn poll_messages(
             .map_or(0, |o| o.saturating_add(1)),
         _ => return Err(IggyError::InvalidFormat),
     };
-    let (bytes, count) = partition.read(start, req.count);
-    out.reserve(16 + bytes.len());
+    let (slices, count) = partition.read(start, req.count);
+    out.reserve(16 + slices.iter().map(|s| s.len()).sum::<usize>());
     out.put_u32_le(partition_id);
     out.put_u64_le(partition.current_offset());
     out.put_u32_le(count);
-    out.put_slice(bytes);
+    for slice in slices {
+        out.put_slice(slice);
+    }
     if req.auto_commit && count > 0 {
         partition.offsets.insert(key, start + u64::from(count) - 1);
         state.save();

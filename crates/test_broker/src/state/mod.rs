@@ -747,7 +747,7 @@ impl State {
                     partition.offsets = p.offsets.into_iter().collect();
                     if let Some(persist) = self.persist.as_mut() {
                         let bytes = persist.read_partition(s.id, t.id, p.id)?;
-                        let valid = partition.load(bytes);
+                        let valid = partition.load(&bytes);
                         persist.truncate_partition_to(s.id, t.id, p.id, valid as u64)?;
                     }
                     total += partition.size_bytes();

@@ -17,16 +17,44 @@ pub enum ConsumerKey {
     Group(u32),
 }
 
+/// One appended batch, stored as a single blob so appends never reallocate (or copy) what is
+/// already stored and memory use is exactly the message bytes plus 4 bytes per message.
+#[derive(Debug)]
+struct Chunk {
+    base_offset: u64,
+    data: Vec<u8>,
+    /// Start of each message within `data`; message `base_offset + i` starts at `starts[i]`.
+    starts: Vec<u32>,
+}
+
+impl Chunk {
+    fn len(&self) -> u64 {
+        self.starts.len() as u64
+    }
+
+    fn end_of(&self, i: usize) -> usize {
+        self.starts
+            .get(i + 1)
+            .map_or(self.data.len(), |&s| s as usize)
+    }
+
+    fn timestamp_of(&self, i: usize) -> u64 {
+        u64_at(&self.data, self.starts[i] as usize + MSG_TIMESTAMP_OFFSET)
+    }
+}
+
+/// Loaded logs are split into chunks of at most this many bytes so in-chunk positions fit u32.
+const MAX_LOADED_CHUNK: usize = 64 * 1024 * 1024;
+
 #[derive(Debug)]
 pub struct Partition {
     pub id: u32,
     pub created_at: u64,
-    /// All messages, in offset order, in wire layout. Offsets start at 0 and have no gaps.
-    data: Vec<u8>,
-    /// `positions[o]` is where the message with offset `o` starts in `data`.
-    positions: Vec<u64>,
-    /// Server timestamp (µs) of each message, for the timestamp polling strategy.
-    timestamps: Vec<u64>,
+    /// Batches in offset order. Offsets start at 0 and have no gaps.
+    chunks: Vec<Chunk>,
+    messages: u64,
+    bytes: u64,
+    last_timestamp: u64,
     /// Stored consumer and consumer-group offsets.
     pub offsets: HashMap<ConsumerKey, u64>,
 }
@@ -68,38 +96,40 @@ impl Partition {
         Self {
             id,
             created_at,
-            data: Vec::new(),
-            positions: Vec::new(),
-            timestamps: Vec::new(),
+            chunks: Vec::new(),
+            messages: 0,
+            bytes: 0,
+            last_timestamp: 0,
             offsets: HashMap::new(),
         }
     }
 
     pub fn messages_count(&self) -> u64 {
-        self.positions.len() as u64
+        self.messages
     }
 
     /// Offset of the newest message; 0 for an empty partition (as Iggy reports it).
     pub fn current_offset(&self) -> u64 {
-        self.messages_count().saturating_sub(1)
+        self.messages.saturating_sub(1)
     }
 
     pub fn size_bytes(&self) -> u64 {
-        self.data.len() as u64
+        self.bytes
     }
 
-    /// Assigns offsets, the server timestamp, ids for messages sent with id 0 and checksums, then
-    /// appends. `batch` must hold exactly `count` well-formed messages (see
-    /// `dispatch::validate_messages`). Returns the appended bytes as stored (for persistence).
-    pub fn append(&mut self, batch: &mut [u8], timestamp: u64) -> std::ops::Range<usize> {
+    /// Assigns offsets, the server timestamp, ids for messages sent with id 0 and checksums in
+    /// place, then stores a copy of the batch. `batch` must hold only whole messages (see
+    /// `dispatch::validate_messages`); afterwards it holds the bytes exactly as stored.
+    pub fn append(&mut self, batch: &mut [u8], timestamp: u64) {
         // Keep timestamps non-decreasing even if the wall clock steps back, so the timestamp
         // strategy's binary search stays valid.
-        let timestamp = timestamp.max(self.timestamps.last().copied().unwrap_or(0));
-        let base = self.data.len();
+        let timestamp = timestamp.max(self.last_timestamp);
+        let base_offset = self.messages;
+        let mut starts = Vec::with_capacity(batch.len() / WIRE_MESSAGE_HEADER_SIZE.max(1) / 2);
         let mut at = 0;
         while at < batch.len() {
             let size = message_size(batch, at).unwrap_or(batch.len() - at);
-            let offset = self.positions.len() as u64;
+            let offset = base_offset + starts.len() as u64;
             let msg = &mut batch[at..at + size];
             msg[MSG_OFFSET_OFFSET..MSG_OFFSET_OFFSET + 8].copy_from_slice(&offset.to_le_bytes());
             msg[MSG_TIMESTAMP_OFFSET..MSG_TIMESTAMP_OFFSET + 8]
@@ -112,56 +142,187 @@ impl Partition {
             let checksum = calculate_checksum(&msg[MSG_CHECKSUM_OFFSET + 8..]);
             msg[MSG_CHECKSUM_OFFSET..MSG_CHECKSUM_OFFSET + 8]
                 .copy_from_slice(&checksum.to_le_bytes());
-            self.positions.push((base + at) as u64);
-            self.timestamps.push(timestamp);
+            starts.push(at as u32);
             at += size;
         }
-        self.data.extend_from_slice(batch);
-        base..self.data.len()
+        if starts.is_empty() {
+            return;
+        }
+        self.messages += starts.len() as u64;
+        self.bytes += batch.len() as u64;
+        self.last_timestamp = timestamp;
+        self.chunks.push(Chunk {
+            base_offset,
+            data: batch.to_vec(),
+            starts,
+        });
     }
 
-    /// Rebuilds the index from bytes previously written by [`Partition::append`]. Returns how
-    /// many leading bytes were whole messages (a torn tail after a crash is dropped).
-    pub fn load(&mut self, bytes: Vec<u8>) -> usize {
+    /// Rebuilds the partition from bytes previously stored by [`Partition::append`]. Returns
+    /// how many leading bytes were whole messages (a torn tail after a crash is dropped).
+    pub fn load(&mut self, bytes: &[u8]) -> usize {
         let mut at = 0;
-        while let Some(size) = message_size(&bytes, at) {
-            self.positions.push(at as u64);
-            self.timestamps
-                .push(u64_at(&bytes, at + MSG_TIMESTAMP_OFFSET));
+        let mut chunk_start = 0;
+        let mut starts = Vec::new();
+        while let Some(size) = message_size(bytes, at) {
+            if at + size - chunk_start > MAX_LOADED_CHUNK && !starts.is_empty() {
+                self.push_loaded(&bytes[chunk_start..at], std::mem::take(&mut starts));
+                chunk_start = at;
+            }
+            starts.push((at - chunk_start) as u32);
             at += size;
         }
-        let mut bytes = bytes;
-        bytes.truncate(at);
-        self.data = bytes;
+        if !starts.is_empty() {
+            self.push_loaded(&bytes[chunk_start..at], starts);
+        }
         at
     }
 
-    /// The stored bytes of up to `count` messages starting at `offset`, and how many they are.
-    pub fn read(&self, offset: u64, count: u32) -> (&[u8], u32) {
-        let total = self.messages_count();
-        if offset >= total || count == 0 {
-            return (&[], 0);
-        }
-        let end_offset = offset.saturating_add(u64::from(count)).min(total);
-        let start = self.positions[offset as usize] as usize;
-        let end = if end_offset == total {
-            self.data.len()
-        } else {
-            self.positions[end_offset as usize] as usize
+    fn push_loaded(&mut self, data: &[u8], starts: Vec<u32>) {
+        let chunk = Chunk {
+            base_offset: self.messages,
+            data: data.to_vec(),
+            starts,
         };
-        (&self.data[start..end], (end_offset - offset) as u32)
+        self.messages += chunk.len();
+        self.bytes += data.len() as u64;
+        self.last_timestamp = self
+            .last_timestamp
+            .max(chunk.timestamp_of(chunk.starts.len() - 1));
+        self.chunks.push(chunk);
     }
 
-    /// First offset whose timestamp is at or after `timestamp` (timestamps never decrease).
+    /// Up to `count` stored messages starting at `offset`, as slices in offset order, and how
+    /// many messages they hold.
+    pub fn read(&self, offset: u64, count: u32) -> (Vec<&[u8]>, u32) {
+        let mut slices = Vec::new();
+        if offset >= self.messages || count == 0 {
+            return (slices, 0);
+        }
+        let end_offset = offset.saturating_add(u64::from(count)).min(self.messages);
+        let mut chunk_index = self
+            .chunks
+            .partition_point(|c| c.base_offset + c.len() <= offset);
+        let mut next = offset;
+        while next < end_offset && chunk_index < self.chunks.len() {
+            let chunk = &self.chunks[chunk_index];
+            let first = (next - chunk.base_offset) as usize;
+            let last = ((end_offset - chunk.base_offset).min(chunk.len()) - 1) as usize;
+            let start = chunk.starts[first] as usize;
+            slices.push(&chunk.data[start..chunk.end_of(last)]);
+            next = chunk.base_offset + last as u64 + 1;
+            chunk_index += 1;
+        }
+        (slices, (end_offset - offset) as u32)
+    }
+
+    /// First offset whose timestamp is at or after `timestamp` (timestamps never decrease);
+    /// the next offset to be written if every message is older.
     pub fn offset_for_timestamp(&self, timestamp: u64) -> u64 {
-        self.timestamps.partition_point(|&t| t < timestamp) as u64
+        let chunk_index = self
+            .chunks
+            .partition_point(|c| c.timestamp_of(c.starts.len() - 1) < timestamp);
+        let Some(chunk) = self.chunks.get(chunk_index) else {
+            return self.messages;
+        };
+        let within = chunk.starts.partition_point(|&start| {
+            u64_at(&chunk.data, start as usize + MSG_TIMESTAMP_OFFSET) < timestamp
+        });
+        chunk.base_offset + within as u64
     }
 
     /// Drops every message and stored offset (purge).
     pub fn purge(&mut self) {
-        self.data = Vec::new();
-        self.positions = Vec::new();
-        self.timestamps = Vec::new();
+        self.chunks = Vec::new();
+        self.messages = 0;
+        self.bytes = 0;
         self.offsets.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wire bytes of messages with the given payloads (no user headers), as a client sends them.
+    fn batch(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for payload in payloads {
+            let mut header = [0u8; WIRE_MESSAGE_HEADER_SIZE];
+            header[MSG_PAYLOAD_LEN_OFFSET..MSG_PAYLOAD_LEN_OFFSET + 4]
+                .copy_from_slice(&(payload.len() as u32).to_le_bytes());
+            out.extend_from_slice(&header);
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    fn payloads(slices: &[&[u8]]) -> Vec<Vec<u8>> {
+        let joined: Vec<u8> = slices.concat();
+        let mut at = 0;
+        let mut out = Vec::new();
+        while let Some(size) = message_size(&joined, at) {
+            out.push(joined[at + WIRE_MESSAGE_HEADER_SIZE..at + size].to_vec());
+            at += size;
+        }
+        out
+    }
+
+    #[test]
+    fn given_several_batches_when_reading_across_them_should_return_requested_range() {
+        let mut p = Partition::new(0, 0);
+        p.append(&mut batch(&[b"a", b"bb"]), 10);
+        p.append(&mut batch(&[b"ccc"]), 20);
+        p.append(&mut batch(&[b"dddd", b"e"]), 30);
+        assert_eq!(p.messages_count(), 5);
+        assert_eq!(p.current_offset(), 4);
+        let (slices, count) = p.read(1, 3);
+        assert_eq!(count, 3);
+        assert_eq!(
+            payloads(&slices),
+            vec![b"bb".to_vec(), b"ccc".to_vec(), b"dddd".to_vec()]
+        );
+        let (slices, count) = p.read(4, 100);
+        assert_eq!((count, payloads(&slices)), (1, vec![b"e".to_vec()]));
+        assert_eq!(p.read(5, 1).1, 0);
+    }
+
+    #[test]
+    fn given_batches_when_appended_should_assign_offsets_timestamps_ids_and_checksums() {
+        let mut p = Partition::new(0, 0);
+        p.append(&mut batch(&[b"x", b"y"]), 42);
+        let (slices, _) = p.read(0, 2);
+        let data = slices.concat();
+        let second = message_size(&data, 0).unwrap();
+        assert_eq!(u64_at(&data, second + MSG_OFFSET_OFFSET), 1);
+        assert_eq!(u64_at(&data, MSG_TIMESTAMP_OFFSET), 42);
+        assert_ne!(u128_at(&data, MSG_ID_OFFSET), 0);
+        assert_eq!(u64_at(&data, 0), calculate_checksum(&data[8..second]));
+    }
+
+    #[test]
+    fn given_timestamps_when_searching_should_find_first_not_older_message() {
+        let mut p = Partition::new(0, 0);
+        p.append(&mut batch(&[b"a", b"b"]), 100);
+        p.append(&mut batch(&[b"c"]), 200);
+        // A clock stepping back never makes timestamps decrease.
+        p.append(&mut batch(&[b"d"]), 150);
+        assert_eq!(p.offset_for_timestamp(0), 0);
+        assert_eq!(p.offset_for_timestamp(101), 2);
+        assert_eq!(p.offset_for_timestamp(200), 2);
+        assert_eq!(p.offset_for_timestamp(201), 4);
+    }
+
+    #[test]
+    fn given_log_with_torn_tail_when_loading_should_keep_whole_messages() {
+        let mut p = Partition::new(0, 0);
+        p.append(&mut batch(&[b"one", b"two"]), 5);
+        let mut stored = p.read(0, 2).0.concat();
+        let whole = stored.len();
+        stored.extend_from_slice(&[1u8; 40]);
+        let mut restored = Partition::new(0, 0);
+        assert_eq!(restored.load(&stored), whole);
+        assert_eq!(restored.messages_count(), 2);
+        assert_eq!(restored.read(0, 2).0.concat(), stored[..whole].to_vec());
     }
 }
