@@ -50,6 +50,12 @@ Exit codes:
   130  forced exit by a second SIGINT/SIGTERM
 `
 
+/** The 0.4.0 symbols each plugin kind must export (upstream refuses to load without them). */
+export const REQUIRED_SYMBOLS: Readonly<Record<'source' | 'sink', readonly string[]>> = {
+  source: ['iggy_source_open', 'iggy_source_handle', 'iggy_source_close', 'iggy_source_version'],
+  sink: ['iggy_sink_open', 'iggy_sink_consume', 'iggy_sink_close', 'iggy_sink_version'],
+}
+
 const BROKER_BANNER = '*** embedded broker — for development and tests only, NOT for production ***'
 
 interface Io {
@@ -144,6 +150,12 @@ async function runValidate(configPath: string | undefined, env: Env, io: Io): Pr
       const info = native().inspectPlugin(stored.kind, c.path, stored.configDir ?? null)
       if (info.kind !== stored.kind) {
         out(`error  ${label}: path: ${info.resolvedPath} is a ${info.kind} plugin, the config says ${stored.kind}`)
+        problems++
+        continue
+      }
+      const missing = REQUIRED_SYMBOLS[stored.kind].filter((symbol) => !info.symbols.includes(symbol))
+      if (missing.length > 0) {
+        out(`error  ${label}: path: ${info.resolvedPath} lacks ${missing.join(', ')}`)
         problems++
         continue
       }
