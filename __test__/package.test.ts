@@ -58,3 +58,52 @@ describe('iggy-connectors bin', () => {
     )
   })
 })
+
+describe('public API surface', () => {
+  it('exports the embedding API from dist/', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const api = require(join(root, 'dist/index.js'))
+    for (const name of ['ConnectorsRuntime', 'ConfigError', 'ApiError', 'ProviderError', 'loadConfiguration', 'bindingify', 'createLogWriter', 'startTestBroker', 'engineVersion', 'pluginAbi', 'VERSION']) {
+      expect(api[name], name).toBeDefined()
+    }
+    expect(api.VERSION).toBe(pkg.version)
+  })
+
+  it('has no `any` in the published type declarations', () => {
+    const offenders: string[] = []
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name)
+        if (entry.isDirectory()) walk(path)
+        else if (entry.name.endsWith('.d.ts')) {
+          const code = readFileSync(path, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '')
+          if (/[:<,|(]\s*any\b/.test(code)) offenders.push(path)
+        }
+      }
+    }
+    walk(join(root, 'dist'))
+    expect(offenders).toEqual([])
+  })
+
+  it('has the quick start script and files', () => {
+    expect(pkg.scripts.start).toBe('node bin/iggy-connectors.js --config examples/quickstart/config.toml --embedded-broker')
+    expect(existsSync(join(root, 'examples/quickstart/config.toml'))).toBe(true)
+    expect(readdirSync(join(root, 'examples/quickstart/connectors')).toSorted()).toEqual(['random_source.toml', 'stdout_sink.toml'])
+  })
+})
+
+describe('example configs', () => {
+  it.each(['examples/quickstart/config.toml', 'examples/embedding/config.toml'])('%s validates without warnings', async (file) => {
+    const { loadConfiguration } = await import('../ts/config/index')
+    const cwd = process.cwd()
+    process.chdir(root)
+    try {
+      const loaded = await loadConfiguration({ configPath: file, env: {} })
+      expect(loaded.warnings).toEqual([])
+      expect(loaded.active.sources.map((s) => s.config.key)).toEqual(['random'])
+      expect(loaded.active.sinks.map((s) => s.config.key)).toEqual(['stdout'])
+    } finally {
+      process.chdir(cwd)
+    }
+  })
+})
