@@ -356,3 +356,23 @@ describe('runtime events and transforms', () => {
     await expect(fetch(`${base}/health`)).rejects.toThrow()
   })
 })
+
+describe('start failures', () => {
+  it('stops the engine again when the API address is taken', async () => {
+    const { createServer } = await import('node:net')
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const port = (blocker.address() as { port: number }).port
+    const dir = tmpDir({ 'connectors/stdout.toml': SINK })
+    let engine: FakeEngine | undefined
+    const runtime = new ConnectorsRuntime({
+      config: { http: { address: `127.0.0.1:${port}` }, connectors: { config_dir: join(dir, 'connectors') }, state: { path: join(dir, 'state') } },
+      env: {},
+      engineFactory: (o) => (engine = new FakeEngine(o)),
+    })
+    await expect(runtime.start()).rejects.toThrow(/EADDRINUSE/)
+    expect(engine?.calls).toEqual(['start', 'stop 10000'])
+    expect(runtime.state).toBe('stopped')
+    await new Promise((resolve) => blocker.close(resolve))
+  })
+})

@@ -173,9 +173,13 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
     try {
       return await this.#start()
     } catch (error) {
-      this.#state = 'stopped'
+      // E.g. the API address is taken after the engine started: leave nothing running.
+      clearInterval(this.#statusTimer)
+      await this.#engine?.stop(this.#options.stopTimeoutMs ?? 10_000).catch(() => undefined)
+      this.#engine = undefined
       await this.#server?.close().catch(() => undefined)
       this.#server = undefined
+      this.#state = 'stopped'
       throw error
     }
   }
