@@ -376,3 +376,33 @@ describe('start failures', () => {
     await new Promise((resolve) => blocker.close(resolve))
   })
 })
+
+describe('TLS', () => {
+  it('serves HTTPS with the configured PEM files', async () => {
+    const { request } = await import('node:https')
+    const { readFileSync } = await import('node:fs')
+    const tls = join(__dirname, 'fixtures/tls')
+    const dir = tmpDir({ 'connectors/stdout.toml': SINK })
+    const runtime = new ConnectorsRuntime({
+      config: {
+        http: { address: '127.0.0.1:0', tls: { enabled: true, cert_file: join(tls, 'cert.pem'), key_file: join(tls, 'key.pem') } },
+        connectors: { config_dir: join(dir, 'connectors') },
+        state: { path: join(dir, 'state') },
+      },
+      env: {},
+      engineFactory: (o) => new FakeEngine(o),
+    })
+    runtimes.push(runtime)
+    await runtime.start()
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request(`https://${runtime.httpAddress}/health`, { ca: readFileSync(join(tls, 'cert.pem')) }, (res) => {
+        let text = ''
+        res.on('data', (d: Buffer) => (text += d.toString()))
+        res.on('end', () => resolve(text))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(JSON.parse(body)).toEqual({ status: 'healthy' })
+  })
+})
