@@ -265,3 +265,43 @@ async fn given_random_and_malformed_frames_when_sent_should_keep_serving_real_cl
     fresh.delete_stream(&id(&stream)).await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn given_raw_connection_when_not_logged_in_should_answer_unauthenticated_and_invalid_credentials()
+ {
+    let server = TestServer::start().await;
+    let mut socket = TcpStream::connect(&server.address).await.unwrap();
+    // get_streams (201) before login.
+    socket.write_all(&frame(201, b"")).await.unwrap();
+    let (status, body) = read_response(&mut socket).await.unwrap();
+    assert_eq!(status, IggyError::Unauthenticated.as_code());
+    assert!(body.is_empty());
+    // Wrong password.
+    let req = LoginUserRequest {
+        username: WireName::new("iggy").unwrap(),
+        password: "wrong".to_owned(),
+        version: None,
+        context: None,
+    };
+    socket.write_all(&frame(38, &req.to_bytes())).await.unwrap();
+    assert_eq!(
+        read_response(&mut socket).await.unwrap().0,
+        IggyError::InvalidCredentials.as_code()
+    );
+    // Still refused, then accepted after a correct login on the same connection.
+    socket.write_all(&frame(201, b"")).await.unwrap();
+    assert_eq!(
+        read_response(&mut socket).await.unwrap().0,
+        IggyError::Unauthenticated.as_code()
+    );
+    socket.write_all(&login_frame()).await.unwrap();
+    let (status, body) = read_response(&mut socket).await.unwrap();
+    assert_eq!(status, 0);
+    assert!(
+        body.len() >= 4,
+        "IdentityResponse starts with the u32 user id"
+    );
+    socket.write_all(&frame(201, b"")).await.unwrap();
+    assert_eq!(read_response(&mut socket).await.unwrap().0, 0);
+    server.stop().await;
+}
