@@ -81,3 +81,11 @@ pub enum BrokerError {
     #[error("the test broker must be started inside a tokio runtime")]
     NoRuntime,
 }
+
+// The napi binding keeps a handle across awaits on other threads.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<BrokerHandle>();
+    assert_send_sync::<BrokerConfig>();
+    assert_send_sync::<BrokerError>();
+};
