@@ -4,7 +4,28 @@
 //! plain `cargo test`; the `binding` crate only converts types for JavaScript.
 #![deny(clippy::all)]
 
+pub mod config;
+pub mod error;
+pub mod ffi;
+mod iggy;
+mod inspect;
+pub mod logs;
+pub mod plugin;
+mod runtime;
+mod sink;
+mod source;
+pub mod stages;
+pub mod state_store;
+pub mod stats;
 pub mod transforms;
+
+pub use config::*;
+pub use error::{EngineError, Result};
+pub use inspect::{PluginInfo, inspect_plugin, parse_kind};
+pub use logs::{LogBus, LogEntry, LogLevel};
+pub use runtime::{DEFAULT_STOP_TIMEOUT, Engine};
+pub use stages::{ExternalBatch, ExternalMessage, ExternalTransform};
+pub use stats::{ConnectorKind, ConnectorStats, LastError, Status};
 
 /// The engine's version, reported by the CLI and the HTTP API.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,235 @@
+//! Turning one polled batch into what the plugin receives: a decode check per message (so a
+//! malformed payload is caught here, counted and dead-lettered, instead of vanishing inside
+//! the plugin), the transforms, and the per-message header bytes.
+
+use std::collections::HashMap;
+
+use iggy::prelude::{IggyMessage, PolledMessages};
+use iggy_connectors_sdk::{Payload, Schema, codecs};
+
+use super::Shared;
+use crate::source::batch::string_headers;
+use crate::stages::{self, ExternalBatch, ExternalMessage, Stage};
+use crate::transforms::Outcome;
+
+/// A message the plugin will receive: index into the polled batch, postcard header bytes and,
+/// when transforms rewrote it, the new payload.
+pub struct Ready {
+    pub index: usize,
+    pub headers: Vec<u8>,
+    pub payload: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    Decode,
+    Transform,
+}
+
+pub struct Failure {
+    pub index: usize,
+    pub kind: FailureKind,
+    pub reason: String,
+}
+
+#[derive(Default)]
+pub struct Prepared {
+    pub ready: Vec<Ready>,
+    pub failed: Vec<Failure>,
+    pub filtered: u64,
+}
+
+/// Checks that `bytes` decode under `schema` without building the decoded value when the
+/// plugin will decode them again anyway.
+fn check(schema: Schema, bytes: &[u8]) -> Result<(), String> {
+    match schema {
+        Schema::Json => serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .map(|_| ())
+            .map_err(|e| format!("cannot decode json payload: {e}")),
+        Schema::Text => std::str::from_utf8(bytes)
+            .map(|_| ())
+            .map_err(|e| format!("cannot decode text payload: {e}")),
+        Schema::Raw => Ok(()),
+        schema => codecs::decode(schema, bytes)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The postcard bytes of a message's user headers (empty = none, as the ABI says).
+fn header_bytes(message: &IggyMessage) -> Vec<u8> {
+    match message.user_headers_map() {
+        Ok(Some(map)) if !map.is_empty() => postcard::to_allocvec(&map).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+pub async fn prepare(
+    shared: &Shared,
+    schema: Schema,
+    stream: &str,
+    topic: &str,
+    polled: &PolledMessages,
+) -> Prepared {
+    let mut out = Prepared::default();
+    if shared.stages.is_empty() {
+        for (index, message) in polled.messages.iter().enumerate() {
+            match check(schema, &message.payload) {
+                Ok(()) => out.ready.push(Ready {
+                    index,
+                    headers: header_bytes(message),
+                    payload: None,
+                }),
+                Err(reason) => out.failed.push(Failure {
+                    index,
+                    kind: FailureKind::Decode,
+                    reason,
+                }),
+            }
+        }
+        return out;
+    }
+
+    let mut work: Vec<(usize, Payload)> = Vec::with_capacity(polled.messages.len());
+    for (index, message) in polled.messages.iter().enumerate() {
+        match codecs::decode(schema, &message.payload) {
+            Ok(payload) => work.push((index, payload)),
+            Err(error) => out.failed.push(Failure {
+                index,
+                kind: FailureKind::Decode,
+                reason: error.to_string(),
+            }),
+        }
+    }
+    for stage in shared.stages.stages() {
+        match stage {
+            Stage::Builtin(chain) => {
+                let before = work.len();
+                work.retain_mut(|(_, p)| stages::apply_builtin(chain, p) == Outcome::Keep);
+                out.filtered += (before - work.len()) as u64;
+            }
+            Stage::External(name) => {
+                work = external(shared, name, stream, topic, polled, work, &mut out).await;
+            }
+        }
+    }
+    for (index, payload) in work {
+        match payload.into_bytes() {
+            Ok(bytes) => out.ready.push(Ready {
+                index,
+                headers: header_bytes(&polled.messages[index]),
+                payload: Some(bytes),
+            }),
+            Err(error) => out.failed.push(Failure {
+                index,
+                kind: FailureKind::Transform,
+                reason: error.to_string(),
+            }),
+        }
+    }
+    out.ready.sort_by_key(|r| r.index);
+    out
+}
+
+/// Runs a TypeScript transform; messages come back matched by offset. A failing handler
+/// fails every message of the batch as a transform error.
+async fn external(
+    shared: &Shared,
+    name: &str,
+    stream: &str,
+    topic: &str,
+    polled: &PolledMessages,
+    work: Vec<(usize, Payload)>,
+    out: &mut Prepared,
+) -> Vec<(usize, Payload)> {
+    if work.is_empty() {
+        return work;
+    }
+    let kind = work[0].1.schema();
+    let mut by_offset = HashMap::with_capacity(work.len());
+    let mut messages = Vec::with_capacity(work.len());
+    let failed_all = |reason: String, indices: Vec<usize>, out: &mut Prepared| {
+        for index in indices {
+            out.failed.push(Failure {
+                index,
+                kind: FailureKind::Transform,
+                reason: reason.clone(),
+            });
+        }
+    };
+    let indices: Vec<usize> = work.iter().map(|(i, _)| *i).collect();
+    for (index, payload) in work {
+        let message = &polled.messages[index];
+        by_offset.insert(message.header.offset, index);
+        let bytes = match stages::external_bytes(payload) {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                out.failed.push(Failure {
+                    index,
+                    kind: FailureKind::Transform,
+                    reason,
+                });
+                continue;
+            }
+        };
+        messages.push(ExternalMessage {
+            id: message.header.id,
+            offset: Some(message.header.offset),
+            timestamp: Some(message.header.timestamp),
+            headers: message
+                .user_headers_map()
+                .ok()
+                .flatten()
+                .map(|h| string_headers(&h)),
+            payload: bytes,
+        });
+    }
+    let Some(hook) = &shared.ctx.hook else {
+        failed_all(
+            format!(
+                "transform '{name}' is not built in and no TypeScript transform handler is registered"
+            ),
+            indices,
+            out,
+        );
+        return Vec::new();
+    };
+    let sent = messages.len();
+    let kept = match hook
+        .transform(ExternalBatch {
+            connector_key: shared.ctx.config.key.clone(),
+            kind: "sink",
+            transform: name.to_owned(),
+            stream: stream.to_owned(),
+            topic: topic.to_owned(),
+            messages,
+        })
+        .await
+    {
+        Ok(kept) => kept,
+        Err(error) => {
+            failed_all(format!("transform '{name}' failed: {error}"), indices, out);
+            return Vec::new();
+        }
+    };
+    let mut result = Vec::with_capacity(kept.len());
+    let mut bad = 0usize;
+    for message in kept {
+        let Some(index) = message.offset.and_then(|o| by_offset.remove(&o)) else {
+            continue;
+        };
+        match stages::from_external(kind, message.payload) {
+            Ok(payload) => result.push((index, payload)),
+            Err(reason) => {
+                bad += 1;
+                out.failed.push(Failure {
+                    index,
+                    kind: FailureKind::Transform,
+                    reason: format!("transform '{name}' returned a bad payload: {reason}"),
+                });
+            }
+        }
+    }
+    out.filtered += sent.saturating_sub(result.len() + bad) as u64;
+    result
+}

@@ -1,0 +1,134 @@
+//! A connector's transform stages in file order: runs of built-in transforms (one
+//! [`TransformChain`] each) and external (TypeScript) transforms reached through a hook.
+
+use std::sync::Arc;
+
+use iggy_connectors_sdk::{Payload, codecs};
+
+use crate::config::TransformConfig;
+use crate::error::EngineError;
+use crate::transforms::{Outcome, TransformChain, is_builtin};
+
+/// One message handed to an external transform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalMessage {
+    pub id: u128,
+    /// Sinks only.
+    pub offset: Option<u64>,
+    /// Microseconds.
+    pub timestamp: Option<u64>,
+    /// String-kind headers only.
+    pub headers: Option<Vec<(String, String)>>,
+    /// The payload bytes (JSON text for schema json).
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalBatch {
+    pub connector_key: String,
+    /// "source" | "sink"
+    pub kind: &'static str,
+    pub transform: String,
+    pub stream: String,
+    pub topic: String,
+    pub messages: Vec<ExternalMessage>,
+}
+
+/// Runs transforms the engine does not know (TypeScript ones). Returns the messages to keep.
+#[async_trait::async_trait]
+pub trait ExternalTransform: Send + Sync {
+    async fn transform(&self, batch: ExternalBatch) -> Result<Vec<ExternalMessage>, String>;
+}
+
+pub enum Stage {
+    Builtin(TransformChain),
+    External(String),
+}
+
+#[derive(Default)]
+pub struct Stages {
+    stages: Vec<Stage>,
+    warnings: Vec<String>,
+}
+
+impl Stages {
+    /// Groups consecutive built-in tables into one chain; any other type is external.
+    /// Disabled tables (`enabled = false`) are skipped, external ones included.
+    pub fn build(key: &str, list: &[TransformConfig]) -> Result<Self, EngineError> {
+        let mut stages = Stages::default();
+        let mut run: Vec<(String, serde_json::Value)> = Vec::new();
+        let flush = |run: &mut Vec<(String, serde_json::Value)>,
+                     stages: &mut Stages|
+         -> Result<(), EngineError> {
+            if run.is_empty() {
+                return Ok(());
+            }
+            let chain = TransformChain::build(run).map_err(|error| EngineError::Config {
+                key: key.to_owned(),
+                message: error.to_string(),
+            })?;
+            run.clear();
+            stages.warnings.extend(chain.warnings().iter().cloned());
+            if !chain.is_empty() {
+                stages.stages.push(Stage::Builtin(chain));
+            }
+            Ok(())
+        };
+        for transform in list {
+            if is_builtin(&transform.kind) {
+                run.push((transform.kind.clone(), transform.config.clone()));
+                continue;
+            }
+            flush(&mut run, &mut stages)?;
+            let enabled = transform
+                .config
+                .get("enabled")
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(true);
+            if enabled {
+                stages.stages.push(Stage::External(transform.kind.clone()));
+            }
+        }
+        flush(&mut run, &mut stages)?;
+        Ok(stages)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn stages(&self) -> &[Stage] {
+        &self.stages
+    }
+}
+
+/// Applies a built-in chain; JSON objects only, everything else passes (as upstream).
+pub fn apply_builtin(chain: &TransformChain, payload: &mut Payload) -> Outcome {
+    match payload {
+        Payload::Json(value) => chain.apply(value),
+        _ => Outcome::Keep,
+    }
+}
+
+/// The bytes an external transform sees for `payload`.
+pub fn external_bytes(payload: Payload) -> Result<Vec<u8>, String> {
+    payload.into_bytes().map_err(|e| e.to_string())
+}
+
+/// Rebuilds a payload of the same kind from bytes returned by an external transform.
+pub fn from_external(kind: iggy_connectors_sdk::Schema, bytes: Vec<u8>) -> Result<Payload, String> {
+    match kind {
+        iggy_connectors_sdk::Schema::Proto => String::from_utf8(bytes)
+            .map(Payload::Proto)
+            .map_err(|e| e.to_string()),
+        iggy_connectors_sdk::Schema::FlatBuffer => Ok(Payload::FlatBuffer(bytes)),
+        schema => codecs::decode_owned(schema, bytes).map_err(|e| e.to_string()),
+    }
+}
+
+/// Shared handle on the optional external hook.
+pub type ExternalHook = Arc<dyn ExternalTransform>;
