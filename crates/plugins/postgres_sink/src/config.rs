@@ -77,22 +77,34 @@ impl PostgresSinkConfig {
             return Err("plugin_config.target_table is empty".into());
         }
         // Upstream: json/jsonb and text by name (case-insensitive), anything else is bytea.
-        let payload_format = match self.payload_format.as_deref().map(|f| f.trim().to_ascii_lowercase()) {
+        let payload_format = match self
+            .payload_format
+            .as_deref()
+            .map(|f| f.trim().to_ascii_lowercase())
+        {
             Some(f) if f == "json" || f == "jsonb" => PayloadFormat::Jsonb,
             Some(f) if f == "text" => PayloadFormat::Text,
             Some(f) if f == "bytea" || f.is_empty() => PayloadFormat::Bytea,
             None => PayloadFormat::Bytea,
             Some(other) => {
-                tracing::warn!("plugin_config.payload_format = {other:?} is unknown; storing payloads as bytea");
+                tracing::warn!(
+                    "plugin_config.payload_format = {other:?} is unknown; storing payloads as bytea"
+                );
                 PayloadFormat::Bytea
             }
         };
-        let on_bad_row = match self.on_bad_row.as_deref().map(|p| p.trim().to_ascii_lowercase()) {
+        let on_bad_row = match self
+            .on_bad_row
+            .as_deref()
+            .map(|p| p.trim().to_ascii_lowercase())
+        {
             None => BadRowPolicy::Skip,
             Some(p) if p == "skip" => BadRowPolicy::Skip,
             Some(p) if p == "fail" => BadRowPolicy::Fail,
             Some(other) => {
-                return Err(format!("plugin_config.on_bad_row = {other:?} (expected \"skip\" or \"fail\")"));
+                return Err(format!(
+                    "plugin_config.on_bad_row = {other:?} (expected \"skip\" or \"fail\")"
+                ));
             }
         };
         let batch_size = self.batch_size.unwrap_or(100);
@@ -112,7 +124,11 @@ impl PostgresSinkConfig {
             verbose: self.verbose_logging.unwrap_or(false),
             retry: RetryPolicy::new(
                 self.max_retries.unwrap_or(3),
-                parse_or_default("retry_delay", self.retry_delay.as_deref(), Duration::from_secs(1)),
+                parse_or_default(
+                    "retry_delay",
+                    self.retry_delay.as_deref(),
+                    Duration::from_secs(1),
+                ),
             ),
             on_bad_row,
         })
@@ -144,12 +160,24 @@ mod tests {
 
     #[test]
     fn given_payload_formats_when_validated_should_map_like_upstream() {
-        let format = |f: &str| parse(&format!(r#","payload_format":"{f}""#)).unwrap().payload_format;
+        let format = |f: &str| {
+            parse(&format!(r#","payload_format":"{f}""#))
+                .unwrap()
+                .payload_format
+        };
         assert_eq!(format("JSON"), PayloadFormat::Jsonb);
         assert_eq!(format("jsonb"), PayloadFormat::Jsonb);
         assert_eq!(format("Text"), PayloadFormat::Text);
         assert_eq!(format("xml"), PayloadFormat::Bytea);
-        assert!(parse(r#","on_bad_row":"ignore""#).unwrap_err().contains("on_bad_row"));
-        assert!(parse(r#","batch_size":0"#).unwrap_err().contains("batch_size"));
+        assert!(
+            parse(r#","on_bad_row":"ignore""#)
+                .unwrap_err()
+                .contains("on_bad_row")
+        );
+        assert!(
+            parse(r#","batch_size":0"#)
+                .unwrap_err()
+                .contains("batch_size")
+        );
     }
 }

@@ -10,17 +10,21 @@ pub mod config;
 mod params;
 mod sink;
 
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata};
+use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
 
 pub use config::PostgresSinkConfig;
 pub use sink::{PostgresSink, SinkError};
+
+sink_connector!(PostgresSink);
 
 fn sdk_error(error: SinkError) -> iggy_connectors_sdk::Error {
     use iggy_connectors_sdk::Error as Sdk;
     match error {
         SinkError::Config(m) => Sdk::InvalidConfig(m),
         SinkError::Init(m) => Sdk::InitError(m),
-        SinkError::Db { transient: true, .. } => Sdk::Connection(error.to_string()),
+        SinkError::Db {
+            transient: true, ..
+        } => Sdk::Connection(error.to_string()),
         other => Sdk::Storage(other.to_string()),
     }
 }
@@ -36,7 +40,9 @@ impl iggy_connectors_sdk::Sink for PostgresSink {
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
     ) -> Result<(), iggy_connectors_sdk::Error> {
-        PostgresSink::consume(self, topic, metadata, messages).await.map_err(sdk_error)
+        PostgresSink::consume(self, topic, metadata, messages)
+            .await
+            .map_err(sdk_error)
     }
 
     async fn close(&mut self) -> Result<(), iggy_connectors_sdk::Error> {

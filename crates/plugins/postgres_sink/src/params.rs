@@ -119,7 +119,10 @@ mod tests {
         // 0: no digits
         assert_eq!(numeric(0), vec![0, 0, 0, 0, 0, 0, 0, 0]);
         // 12345678 = [1234, 5678], weight 1
-        assert_eq!(numeric(12_345_678), vec![0, 2, 0, 1, 0, 0, 0, 0, 0x04, 0xD2, 0x16, 0x2E]);
+        assert_eq!(
+            numeric(12_345_678),
+            vec![0, 2, 0, 1, 0, 0, 0, 0, 0x04, 0xD2, 0x16, 0x2E]
+        );
         // 10000 = [1] with weight 1 (trailing zero digit stripped)
         assert_eq!(numeric(10_000), vec![0, 1, 0, 1, 0, 0, 0, 0, 0, 1]);
         // u128::MAX has 39 decimal digits → 10 base-10000 digits, weight 9

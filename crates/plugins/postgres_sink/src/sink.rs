@@ -33,10 +33,18 @@ pub enum SinkError {
     #[error("{0}")]
     Init(String),
     #[error("{what}: {message}")]
-    Db { what: String, message: String, transient: bool },
+    Db {
+        what: String,
+        message: String,
+        transient: bool,
+    },
     /// Rows PostgreSQL rejected permanently (with `on_bad_row = "fail"`).
     #[error("{count} message(s) rejected by PostgreSQL, offsets {offsets:?}: {first_error}")]
-    BadRows { count: usize, offsets: Vec<u64>, first_error: String },
+    BadRows {
+        count: usize,
+        offsets: Vec<u64>,
+        first_error: String,
+    },
     #[error("PostgreSQL sink is not open")]
     NotOpen,
 }
@@ -49,7 +57,11 @@ fn db_error(what: &str, error: &tokio_postgres::Error) -> SinkError {
             None => error.to_string(),
         },
     };
-    SinkError::Db { what: what.to_string(), message, transient: is_transient(error) }
+    SinkError::Db {
+        what: what.to_string(),
+        message,
+        transient: is_transient(error),
+    }
 }
 
 /// Rejected for its content: data exceptions (22xxx) and integrity violations (23xxx). Only
@@ -144,20 +156,38 @@ impl PostgresSink {
         let table = quote_qualified(&settings.target_table)
             .map_err(|e| SinkError::Config(format!("plugin_config.target_table: {e}")))?;
         let redacted = redact_connection_string(&settings.connection_string);
-        let pool = Pool::new(&settings.connection_string, settings.max_connections)
-            .map_err(|e| SinkError::Config(format!("plugin_config.connection_string ({redacted}): {e}")))?;
+        let pool =
+            Pool::new(&settings.connection_string, settings.max_connections).map_err(|e| {
+                SinkError::Config(format!("plugin_config.connection_string ({redacted}): {e}"))
+            })?;
         let what = format!("connecting to PostgreSQL at {redacted}");
-        with_retry(&what, settings.retry, |e: &SinkError| matches!(e, SinkError::Db { transient: true, .. }), || async {
-            let client = pool.get().await.map_err(|e| db_error(&what, &e))?;
-            client.simple_query("SELECT 1").await.map_err(|e| db_error(&what, &e))?;
-            if settings.auto_create_table {
+        with_retry(
+            &what,
+            settings.retry,
+            |e: &SinkError| {
+                matches!(
+                    e,
+                    SinkError::Db {
+                        transient: true,
+                        ..
+                    }
+                )
+            },
+            || async {
+                let client = pool.get().await.map_err(|e| db_error(&what, &e))?;
                 client
-                    .batch_execute(&create_table_sql(&table, &settings))
+                    .simple_query("SELECT 1")
                     .await
-                    .map_err(|e| db_error(&format!("creating table {table}"), &e))?;
-            }
-            Ok(())
-        })
+                    .map_err(|e| db_error(&what, &e))?;
+                if settings.auto_create_table {
+                    client
+                        .batch_execute(&create_table_sql(&table, &settings))
+                        .await
+                        .map_err(|e| db_error(&format!("creating table {table}"), &e))?;
+                }
+                Ok(())
+            },
+        )
         .await
         .map_err(|e| SinkError::Init(e.to_string()))?;
 
@@ -185,7 +215,10 @@ impl PostgresSink {
     /// Rows per statement: `batch_size`, capped by the bind-parameter limit.
     pub fn rows_per_statement(&self) -> usize {
         let per_row = self.row_casts.len().max(1);
-        let batch = self.settings.as_ref().map_or(100, |s| s.batch_size as usize);
+        let batch = self
+            .settings
+            .as_ref()
+            .map_or(100, |s| s.batch_size as usize);
         batch.min(MAX_BIND_PARAMS / per_row).max(1)
     }
 
@@ -232,7 +265,9 @@ impl PostgresSink {
                     continue;
                 }
             };
-            if settings.payload_format == PayloadFormat::Text && std::str::from_utf8(&payload).is_err() {
+            if settings.payload_format == PayloadFormat::Text
+                && std::str::from_utf8(&payload).is_err()
+            {
                 rejected.push((offset, "payload is not UTF-8 text".into()));
                 continue;
             }
@@ -258,9 +293,14 @@ impl PostgresSink {
                         chunk.len()
                     );
                     for row in chunk {
-                        match self.insert(pool, settings, topic, partition, std::slice::from_ref(row)).await {
+                        match self
+                            .insert(pool, settings, topic, partition, std::slice::from_ref(row))
+                            .await
+                        {
                             Ok(n) => stored += n,
-                            Err(InsertError::Rows(error)) => rejected.push((row.offset as u64, error)),
+                            Err(InsertError::Rows(error)) => {
+                                rejected.push((row.offset as u64, error))
+                            }
                             Err(InsertError::Fatal(error)) => return Err(self.stop(error, stored)),
                         }
                     }
@@ -285,7 +325,8 @@ impl PostgresSink {
         if rejected.is_empty() {
             return Ok(());
         }
-        self.rejected.fetch_add(rejected.len() as u64, Ordering::Relaxed);
+        self.rejected
+            .fetch_add(rejected.len() as u64, Ordering::Relaxed);
         let offsets: Vec<u64> = rejected.iter().map(|(o, _)| *o).collect();
         tracing::error!(
             "PostgreSQL sink {}: {} message(s) of {}/{} partition {} could not be stored and were {}: offsets {offsets:?}; first error: {}",
@@ -294,7 +335,11 @@ impl PostgresSink {
             topic.stream,
             topic.topic,
             metadata.partition_id,
-            if settings.on_bad_row == BadRowPolicy::Skip { "skipped" } else { "reported" },
+            if settings.on_bad_row == BadRowPolicy::Skip {
+                "skipped"
+            } else {
+                "reported"
+            },
             rejected[0].1
         );
         match settings.on_bad_row {
@@ -309,7 +354,10 @@ impl PostgresSink {
 
     fn stop(&self, error: SinkError, stored: u64) -> SinkError {
         self.inserted.fetch_add(stored, Ordering::Relaxed);
-        tracing::error!("PostgreSQL sink {}: batch not fully stored ({stored} rows in): {error}", self.id);
+        tracing::error!(
+            "PostgreSQL sink {}: batch not fully stored ({stored} rows in): {error}",
+            self.id
+        );
         error
     }
 
@@ -323,9 +371,11 @@ impl PostgresSink {
         rows: &[Row],
     ) -> Result<u64, InsertError> {
         let sql = self.insert_sql(rows.len());
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * self.row_casts.len());
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            Vec::with_capacity(rows.len() * self.row_casts.len());
         // Borrowed views of the payloads (no copy); they must outlive `params`.
-        let payloads: Vec<PayloadParam<'_>> = rows.iter().map(|r| PayloadParam(&r.payload)).collect();
+        let payloads: Vec<PayloadParam<'_>> =
+            rows.iter().map(|r| PayloadParam(&r.payload)).collect();
         for (row, payload) in rows.iter().zip(&payloads) {
             params.push(&row.id);
             if settings.include_metadata {
@@ -343,7 +393,11 @@ impl PostgresSink {
             }
             params.push(payload);
         }
-        let what = format!("inserting {} rows into {}", rows.len(), settings.target_table);
+        let what = format!(
+            "inserting {} rows into {}",
+            rows.len(),
+            settings.target_table
+        );
         let result = with_retry(&what, settings.retry, is_transient_pg, || async {
             let client = pool.get().await.map_err(PgFailure)?;
             client.execute(&sql, &params).await.map_err(PgFailure)

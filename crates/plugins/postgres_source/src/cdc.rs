@@ -20,7 +20,10 @@ const PLUGIN: &str = "test_decoding";
 
 /// Checks `wal_level`, warns about missing tables, and finds or creates the slot.
 pub async fn setup(pool: &Pool, settings: &Settings) -> Result<()> {
-    let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
+    let client = pool
+        .get()
+        .await
+        .map_err(Error::db("cannot connect to PostgreSQL"))?;
     let wal_level: String = client
         .query_one("SHOW wal_level", &[])
         .await
@@ -39,7 +42,9 @@ pub async fn setup(pool: &Pool, settings: &Settings) -> Result<()> {
             .map_err(Error::db(format!("checking table {table:?}")))?
             .get(0);
         if exists.is_none() {
-            tracing::warn!("CDC: table {table:?} does not exist (yet); its changes will be captured once it does");
+            tracing::warn!(
+                "CDC: table {table:?} does not exist (yet); its changes will be captured once it does"
+            );
         }
     }
     let slot = &settings.replication_slot;
@@ -53,7 +58,10 @@ pub async fn setup(pool: &Pool, settings: &Settings) -> Result<()> {
     match existing {
         None => {
             client
-                .query_one("SELECT pg_create_logical_replication_slot($1, $2)::text", &[slot, &PLUGIN])
+                .query_one(
+                    "SELECT pg_create_logical_replication_slot($1, $2)::text",
+                    &[slot, &PLUGIN],
+                )
                 .await
                 .map_err(Error::db(format!("creating replication slot {slot:?}")))?;
             tracing::info!("CDC: created logical replication slot {slot:?} ({PLUGIN})");
@@ -62,7 +70,8 @@ pub async fn setup(pool: &Pool, settings: &Settings) -> Result<()> {
             let plugin: Option<String> = row.get(0);
             let slot_type: String = row.get(1);
             let same_db: Option<bool> = row.get(2);
-            if slot_type != "logical" || plugin.as_deref() != Some(PLUGIN) || same_db != Some(true) {
+            if slot_type != "logical" || plugin.as_deref() != Some(PLUGIN) || same_db != Some(true)
+            {
                 return Err(Error::Init(format!(
                     "replication slot {slot:?} exists but is a {slot_type} slot with plugin {} \
                      (database match: {}); this connector needs a logical {PLUGIN} slot in this \
@@ -93,14 +102,23 @@ fn parse_lsn(lsn: &str) -> Option<u64> {
 
 /// FNV-1a of the slot name: keeps ids of two connectors on one database apart.
 fn slot_hash(slot: &str) -> u32 {
-    slot.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    slot.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
 }
 
-pub async fn peek(pool: &Pool, settings: &Settings, filters: &[(Option<String>, String)]) -> Result<Peeked> {
+pub async fn peek(
+    pool: &Pool,
+    settings: &Settings,
+    filters: &[(Option<String>, String)],
+) -> Result<Peeked> {
     let slot = &settings.replication_slot;
     let limit = i32::try_from(settings.batch_size).unwrap_or(i32::MAX);
     let rows = with_retry("CDC peek", settings.retry, is_transient_error, || async {
-        let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
+        let client = pool
+            .get()
+            .await
+            .map_err(Error::db("cannot connect to PostgreSQL"))?;
         client
             .query(
                 "SELECT lsn::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, \
@@ -108,7 +126,9 @@ pub async fn peek(pool: &Pool, settings: &Settings, filters: &[(Option<String>, 
                 &[slot, &limit],
             )
             .await
-            .map_err(Error::db(format!("reading changes from replication slot {slot:?}")))
+            .map_err(Error::db(format!(
+                "reading changes from replication slot {slot:?}"
+            )))
     })
     .await?;
     let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
@@ -161,20 +181,37 @@ pub async fn peek(pool: &Pool, settings: &Settings, filters: &[(Option<String>, 
             payload,
         });
     }
-    Ok(Peeked { messages, advance_to, rows: rows.len() })
+    Ok(Peeked {
+        messages,
+        advance_to,
+        rows: rows.len(),
+    })
 }
 
 /// Confirms everything up to `lsn` (the last COMMIT of an acknowledged batch).
 pub async fn advance(pool: &Pool, settings: &Settings, lsn: &str) -> Result<()> {
     let slot = &settings.replication_slot;
-    with_retry("CDC slot advance", settings.retry, is_transient_error, || async {
-        let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
-        client
-            .query_one("SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)::text", &[slot, &lsn])
-            .await
-            .map(|_| ())
-            .map_err(Error::db(format!("advancing replication slot {slot:?} to {lsn}")))
-    })
+    with_retry(
+        "CDC slot advance",
+        settings.retry,
+        is_transient_error,
+        || async {
+            let client = pool
+                .get()
+                .await
+                .map_err(Error::db("cannot connect to PostgreSQL"))?;
+            client
+                .query_one(
+                    "SELECT pg_replication_slot_advance($1, $2::text::pg_lsn)::text",
+                    &[slot, &lsn],
+                )
+                .await
+                .map(|_| ())
+                .map_err(Error::db(format!(
+                    "advancing replication slot {slot:?} to {lsn}"
+                )))
+        },
+    )
     .await
 }
 
@@ -204,6 +241,12 @@ mod tests {
     #[test]
     fn given_table_entries_when_turned_into_filters_should_split_schema() {
         let f = filters(&["users".into(), "app.orders".into()]).unwrap();
-        assert_eq!(f, vec![(None, "users".into()), (Some("app".into()), "orders".into())]);
+        assert_eq!(
+            f,
+            vec![
+                (None, "users".into()),
+                (Some("app".into()), "orders".into())
+            ]
+        );
     }
 }

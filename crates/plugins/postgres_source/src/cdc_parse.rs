@@ -110,7 +110,11 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
         return Ok(Line::Skip);
     }
     let first = c.ident(&['.', ':'])?;
-    let (schema, table) = if c.eat(".") { (first, c.ident(&[':'])?) } else { ("public".into(), first) };
+    let (schema, table) = if c.eat(".") {
+        (first, c.ident(&[':'])?)
+    } else {
+        ("public".into(), first)
+    };
     if !c.eat(": ") {
         return Err(format!("expected ': ' after the table name in {line:?}"));
     }
@@ -147,7 +151,9 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
         }
         let rest = c.rest();
         let Some(end) = rest.find("]:") else {
-            return Err(format!("expected ']:' after the type of column {name:?} in {line:?}"));
+            return Err(format!(
+                "expected ']:' after the type of column {name:?} in {line:?}"
+            ));
         };
         let type_name = &rest[..end];
         c.pos += end + 2;
@@ -163,7 +169,13 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
             _ => data.insert(name, value),
         };
     }
-    Ok(Line::Change(Change { schema, table, operation, data, old_data: old }))
+    Ok(Line::Change(Change {
+        schema,
+        table,
+        operation,
+        data,
+        old_data: old,
+    }))
 }
 
 /// test_decoding writes numbers and booleans bare, `null` bare, everything else quoted.
@@ -175,9 +187,10 @@ fn convert(type_name: &str, raw: String, quoted: bool) -> Value {
         return Value::String(raw); // array literal, e.g. '{1,NULL,3}'
     }
     match type_name {
-        "smallint" | "integer" | "bigint" | "oid" => {
-            raw.parse::<i64>().map(Value::from).unwrap_or(Value::String(raw))
-        }
+        "smallint" | "integer" | "bigint" | "oid" => raw
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or(Value::String(raw)),
         "real" | "double precision" => match raw.parse::<f64>() {
             Ok(v) if v.is_finite() => Value::from(v),
             _ => Value::Null, // NaN / Infinity, as in polling mode
@@ -204,7 +217,7 @@ fn convert(type_name: &str, raw: String, quoted: bool) -> Value {
 }
 
 fn hex_decode(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     (0..hex.len())
@@ -218,7 +231,11 @@ fn timestamptz_rfc3339(text: &str) -> Option<String> {
     let (date, rest) = text.split_once(' ')?;
     let zone_at = rest.rfind(['+', '-'])?;
     let (time, zone) = rest.split_at(zone_at);
-    let zone = if zone.len() == 3 { format!("{zone}:00") } else { zone.to_string() };
+    let zone = if zone.len() == 3 {
+        format!("{zone}:00")
+    } else {
+        zone.to_string()
+    };
     Some(format!("{date}T{time}{zone}"))
 }
 
@@ -270,7 +287,10 @@ mod tests {
             "table \"My Schema\".\"odd:table\": UPDATE: old-key: id[integer]:1 new-tuple: \
              id[integer]:10 body[text]:unchanged-toast-datum name[character varying]:'x'",
         );
-        assert_eq!((c.schema.as_str(), c.table.as_str()), ("My Schema", "odd:table"));
+        assert_eq!(
+            (c.schema.as_str(), c.table.as_str()),
+            ("My Schema", "odd:table")
+        );
         assert_eq!(Value::Object(c.data), json!({"id": 10, "name": "x"}));
         assert_eq!(c.old_data.map(Value::Object), Some(json!({"id": 1})));
     }
@@ -279,7 +299,10 @@ mod tests {
     fn given_other_lines_when_parsed_should_skip_or_error() {
         assert_eq!(parse_line("BEGIN").unwrap(), Line::Skip);
         assert_eq!(parse_line("COMMIT").unwrap(), Line::Skip);
-        assert_eq!(parse_line("table public.t: TRUNCATE: (no-flags)").unwrap(), Line::Skip);
+        assert_eq!(
+            parse_line("table public.t: TRUNCATE: (no-flags)").unwrap(),
+            Line::Skip
+        );
         let d = change("table public.t: DELETE: id[integer]:10");
         assert_eq!(Value::Object(d.data), json!({"id": 10}));
         let n = change("table public.t: DELETE: (no-tuple-data)");
@@ -289,7 +312,10 @@ mod tests {
 
     #[test]
     fn given_table_filters_when_matching_should_honour_schema_qualification() {
-        let tables = vec![(None, "users".to_string()), (Some("app".into()), "orders".into())];
+        let tables = vec![
+            (None, "users".to_string()),
+            (Some("app".into()), "orders".into()),
+        ];
         assert!(table_matches(&tables, "public", "users"));
         assert!(table_matches(&tables, "app", "orders"));
         assert!(!table_matches(&tables, "public", "orders"));

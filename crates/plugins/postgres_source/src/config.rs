@@ -139,8 +139,19 @@ impl PostgresSourceConfig {
             return Err("plugin_config.connection_string is empty".into());
         }
         let payload_column = non_empty(self.payload_column);
-        let format_name = self.payload_format.as_deref().map(|f| f.trim().to_ascii_lowercase());
-        let known = ["json", "bytea", "raw", "text", "json_direct", "jsonb", "jsonb_direct"];
+        let format_name = self
+            .payload_format
+            .as_deref()
+            .map(|f| f.trim().to_ascii_lowercase());
+        let known = [
+            "json",
+            "bytea",
+            "raw",
+            "text",
+            "json_direct",
+            "jsonb",
+            "jsonb_direct",
+        ];
         if let Some(name) = &format_name
             && (mode == Mode::Cdc || payload_column.is_some())
             && !known.contains(&name.as_str())
@@ -162,12 +173,16 @@ impl PostgresSourceConfig {
         match self.cdc_backend.as_deref().map(str::trim) {
             None | Some("") | Some("builtin") => {}
             Some("pg_replicate") => {
-                return Err("plugin_config.cdc_backend = \"pg_replicate\" is not available in \
+                return Err(
+                    "plugin_config.cdc_backend = \"pg_replicate\" is not available in \
                             this build; use \"builtin\""
-                    .into());
+                        .into(),
+                );
             }
             Some(other) => {
-                return Err(format!("plugin_config.cdc_backend = {other:?} is unknown (expected \"builtin\")"));
+                return Err(format!(
+                    "plugin_config.cdc_backend = {other:?} is unknown (expected \"builtin\")"
+                ));
             }
         }
         let capture_operations = match self.capture_operations {
@@ -223,12 +238,17 @@ impl PostgresSourceConfig {
             delete_after_read: self.delete_after_read.unwrap_or(false),
             processed_column: non_empty(self.processed_column),
             custom_query,
-            replication_slot: non_empty(self.replication_slot).unwrap_or_else(|| "iggy_slot".into()),
+            replication_slot: non_empty(self.replication_slot)
+                .unwrap_or_else(|| "iggy_slot".into()),
             capture_operations,
             verbose: self.verbose_logging.unwrap_or(false),
             retry: RetryPolicy::new(
                 self.max_retries.unwrap_or(3),
-                parse_or_default("retry_delay", self.retry_delay.as_deref(), Duration::from_secs(1)),
+                parse_or_default(
+                    "retry_delay",
+                    self.retry_delay.as_deref(),
+                    Duration::from_secs(1),
+                ),
             ),
         })
     }
@@ -262,7 +282,9 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<Settings, String> {
-        serde_json::from_str::<PostgresSourceConfig>(json).map_err(|e| e.to_string())?.validate()
+        serde_json::from_str::<PostgresSourceConfig>(json)
+            .map_err(|e| e.to_string())?
+            .validate()
     }
 
     #[test]
@@ -294,11 +316,15 @@ mod tests {
         let base = r#""connection_string":"x","tables":["t"]"#;
         let err = parse(&format!(r#"{{{base},"mode":"stream"}}"#)).unwrap_err();
         assert!(err.contains("plugin_config.mode"), "{err}");
-        let err = parse(&format!(r#"{{{base},"mode":"cdc","capture_operations":["MERGE"]}}"#))
-            .unwrap_err();
+        let err = parse(&format!(
+            r#"{{{base},"mode":"cdc","capture_operations":["MERGE"]}}"#
+        ))
+        .unwrap_err();
         assert!(err.contains("capture_operations"), "{err}");
-        let err = parse(&format!(r#"{{{base},"mode":"cdc","cdc_backend":"pg_replicate"}}"#))
-            .unwrap_err();
+        let err = parse(&format!(
+            r#"{{{base},"mode":"cdc","cdc_backend":"pg_replicate"}}"#
+        ))
+        .unwrap_err();
         assert!(err.contains("cdc_backend"), "{err}");
         let err = parse(&format!(
             r#"{{{base},"mode":"polling","payload_column":"p","payload_format":"xml"}}"#

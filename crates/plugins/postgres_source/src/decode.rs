@@ -89,10 +89,7 @@ impl Kind {
 pub struct RawValue<'a>(pub &'a [u8]);
 
 impl<'a> FromSql<'a> for RawValue<'a> {
-    fn from_sql(
-        _: &Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(RawValue(raw))
     }
 
@@ -141,7 +138,11 @@ pub fn write_json(out: &mut Vec<u8>, kind: &Kind, value: Option<&[u8]>) -> Resul
     };
     let err = || bad(kind, b.len());
     match kind {
-        Kind::Bool => out.extend_from_slice(if b.first() == Some(&1) { b"true" } else { b"false" }),
+        Kind::Bool => out.extend_from_slice(if b.first() == Some(&1) {
+            b"true"
+        } else {
+            b"false"
+        }),
         Kind::Int2 => write_num(out, be_i16(b, 0).ok_or_else(err)?),
         Kind::Int4 => write_num(out, be_i32(b, 0).ok_or_else(err)?),
         Kind::Int8 => write_num(out, be_i64(b, 0).ok_or_else(err)?),
@@ -267,7 +268,13 @@ fn write_text(s: &mut String, kind: &Kind, b: &[u8]) -> Result<(), ()> {
 fn write_time_of_day(s: &mut String, us: i64) {
     let secs = us / 1_000_000;
     let frac = us % 1_000_000;
-    let _ = write!(s, "{:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60);
+    let _ = write!(
+        s,
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    );
     if frac != 0 {
         let digits = format!("{frac:06}");
         s.push('.');
@@ -279,7 +286,8 @@ fn write_time_of_day(s: &mut String, us: i64) {
 fn write_interval(s: &mut String, months: i32, days: i32, us: i64) {
     let mut parts: Vec<String> = Vec::new();
     let (years, mons) = (months / 12, months % 12);
-    let unit = |n: i64, one: &str, many: &str| format!("{n} {}", if n.abs() == 1 { one } else { many });
+    let unit =
+        |n: i64, one: &str, many: &str| format!("{n} {}", if n.abs() == 1 { one } else { many });
     if years != 0 {
         parts.push(unit(years.into(), "year", "years"));
     }
@@ -326,7 +334,11 @@ fn write_numeric(s: &mut String, b: &[u8]) -> Option<()> {
         digits.push(be_i16(b, 8 + 2 * i)?);
     }
     let digit = |i: i32| -> i16 {
-        if i >= 0 && (i as usize) < digits.len() { digits[i as usize] } else { 0 }
+        if i >= 0 && (i as usize) < digits.len() {
+            digits[i as usize]
+        } else {
+            0
+        }
     };
     if sign == 0x4000 {
         s.push('-');
@@ -358,7 +370,12 @@ fn write_numeric(s: &mut String, b: &[u8]) -> Option<()> {
 /// Array binary: ndim, has-null flag, element oid, (len, lbound) per dimension, then
 /// length-prefixed elements (-1 = NULL). Written as nested JSON arrays.
 fn write_array(out: &mut Vec<u8>, element: &Kind, b: &[u8]) -> Result<(), DecodeError> {
-    let err = || DecodeError(format!("malformed array of {element:?} ({} bytes)", b.len()));
+    let err = || {
+        DecodeError(format!(
+            "malformed array of {element:?} ({} bytes)",
+            b.len()
+        ))
+    };
     let ndim = be_i32(b, 0).ok_or_else(err)?;
     if ndim <= 0 {
         out.extend_from_slice(b"[]");
@@ -427,9 +444,18 @@ mod tests {
 
     #[test]
     fn given_numeric_wire_values_when_decoded_should_give_exact_strings() {
-        assert_eq!(json(Kind::Numeric, &numeric(0, 0, 2, &[12, 5000])), "\"12.50\"");
-        assert_eq!(json(Kind::Numeric, &numeric(-2, 0, 5, &[1000])), "\"0.00001\"");
-        assert_eq!(json(Kind::Numeric, &numeric(1, 0x4000, 0, &[1, 0])), "\"-10000\"");
+        assert_eq!(
+            json(Kind::Numeric, &numeric(0, 0, 2, &[12, 5000])),
+            "\"12.50\""
+        );
+        assert_eq!(
+            json(Kind::Numeric, &numeric(-2, 0, 5, &[1000])),
+            "\"0.00001\""
+        );
+        assert_eq!(
+            json(Kind::Numeric, &numeric(1, 0x4000, 0, &[1, 0])),
+            "\"-10000\""
+        );
         assert_eq!(json(Kind::Numeric, &numeric(0, 0xC000, 0, &[])), "\"NaN\"");
         assert_eq!(json(Kind::Numeric, &numeric(0, 0, 0, &[])), "\"0\"");
     }
@@ -438,26 +464,38 @@ mod tests {
     fn given_time_values_when_decoded_should_match_postgres_text() {
         let ts = |us: i64| us.to_be_bytes().to_vec();
         assert_eq!(json(Kind::Timestamp, &ts(0)), "\"2000-01-01 00:00:00\"");
-        assert_eq!(json(Kind::TimestampTz, &ts(-1)), "\"1999-12-31T23:59:59.999999+00:00\"");
+        assert_eq!(
+            json(Kind::TimestampTz, &ts(-1)),
+            "\"1999-12-31T23:59:59.999999+00:00\""
+        );
         assert_eq!(json(Kind::Timestamp, &ts(i64::MAX)), "\"infinity\"");
         assert_eq!(json(Kind::Date, &(-1i32).to_be_bytes()), "\"1999-12-31\"");
         assert_eq!(json(Kind::Time, &ts(3_723_500_000)), "\"01:02:03.5\"");
         let mut interval = 3_600_000_000i64.to_be_bytes().to_vec();
         interval.extend(3i32.to_be_bytes());
         interval.extend(14i32.to_be_bytes());
-        assert_eq!(json(Kind::Interval, &interval), "\"1 year 2 mons 3 days 01:00:00\"");
+        assert_eq!(
+            json(Kind::Interval, &interval),
+            "\"1 year 2 mons 3 days 01:00:00\""
+        );
     }
 
     #[test]
     fn given_special_floats_when_decoded_should_write_null() {
-        assert_eq!(json(Kind::Float8, &f64::NAN.to_bits().to_be_bytes()), "null");
+        assert_eq!(
+            json(Kind::Float8, &f64::NAN.to_bits().to_be_bytes()),
+            "null"
+        );
         assert_eq!(json(Kind::Float8, &1.5f64.to_bits().to_be_bytes()), "1.5");
         assert_eq!(json(Kind::Float4, &0.1f32.to_bits().to_be_bytes()), "0.1");
     }
 
     #[test]
     fn given_cursor_values_when_converted_to_text_should_be_plain() {
-        assert_eq!(to_text(&Kind::Int8, Some(&42i64.to_be_bytes())).unwrap(), "42");
+        assert_eq!(
+            to_text(&Kind::Int8, Some(&42i64.to_be_bytes())).unwrap(),
+            "42"
+        );
         assert_eq!(to_text(&Kind::Text, Some(b"it's")).unwrap(), "it's");
         assert_eq!(to_text(&Kind::Int4, None), None);
         assert_eq!(to_text(&Kind::Bool, Some(&[1])), None);

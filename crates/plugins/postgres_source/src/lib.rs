@@ -16,11 +16,13 @@ mod rows;
 mod source;
 pub mod state;
 
-use iggy_connectors_sdk::{ProducedMessages, SourceBatchResult};
+use iggy_connectors_sdk::{ProducedMessages, SourceBatchResult, source_connector};
 
 pub use config::PostgresSourceConfig;
 pub use source::PostgresSource;
 pub use state::SourceState;
+
+source_connector!(PostgresSource);
 
 fn sdk_error(error: error::Error) -> iggy_connectors_sdk::Error {
     use iggy_connectors_sdk::Error as Sdk;
@@ -42,7 +44,10 @@ impl iggy_connectors_sdk::Source for PostgresSource {
         PostgresSource::poll(self).await.map_err(sdk_error)
     }
 
-    async fn on_batch_result(&self, result: SourceBatchResult) -> Result<(), iggy_connectors_sdk::Error> {
+    async fn on_batch_result(
+        &self,
+        result: SourceBatchResult,
+    ) -> Result<(), iggy_connectors_sdk::Error> {
         match result {
             SourceBatchResult::Ack => self.ack().await.map_err(sdk_error),
             SourceBatchResult::Nack => {

@@ -56,33 +56,49 @@ impl Planner {
         for column in cast {
             let key = format!("{source}.{column}");
             if warned.insert(key) {
-                tracing::warn!(
-                    "{source}: column {column} has no JSON mapping; it is read as text"
-                );
+                tracing::warn!("{source}: column {column} has no JSON mapping; it is read as text");
             }
         }
     }
 
     /// Drops a table's plan (its columns changed, or a query with it failed).
     pub fn forget(&self, table: &str) {
-        self.plans.lock().unwrap_or_else(|e| e.into_inner()).remove(table);
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(table);
     }
 
-    async fn table_plan(&self, client: &Client, table: &str, settings: &Settings) -> Result<Arc<TablePlan>> {
-        if let Some(plan) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).get(table) {
+    async fn table_plan(
+        &self,
+        client: &Client,
+        table: &str,
+        settings: &Settings,
+    ) -> Result<Arc<TablePlan>> {
+        if let Some(plan) = self
+            .plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(table)
+        {
             return Ok(plan.clone());
         }
         let qualified = quote_qualified(table)?;
         let probe = client
             .prepare(&format!("SELECT * FROM {qualified} LIMIT 0"))
             .await
-            .map_err(Error::db(format!("cannot read the columns of table {table:?}")))?;
+            .map_err(Error::db(format!(
+                "cannot read the columns of table {table:?}"
+            )))?;
         let (select_list, cast) = select_list(probe.columns(), "")?;
         self.warn_casts(table, cast);
         if settings.payload_column.is_none() && probe.columns().is_empty() {
             return Err(Error::Config(format!("table {table:?} has no columns")));
         }
-        let plan = Arc::new(TablePlan { rows: RowPlan::new(probe.columns(), settings), select_list });
+        let plan = Arc::new(TablePlan {
+            rows: RowPlan::new(probe.columns(), settings),
+            select_list,
+        });
         if plan.rows.tracking.is_none() {
             return Err(Error::Config(format!(
                 "plugin_config.tracking_column = {:?} is not a column of table {table:?}",
@@ -96,7 +112,10 @@ impl Planner {
                 "plugin_config.payload_column = {column:?} is not a column of table {table:?}"
             )));
         }
-        self.plans.lock().unwrap_or_else(|e| e.into_inner()).insert(table.to_string(), plan.clone());
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(table.to_string(), plan.clone());
         Ok(plan)
     }
 }
@@ -110,7 +129,12 @@ pub struct Fetched {
 /// `SELECT <cols> FROM <table> [WHERE <track> > '<offset>'] [AND <processed> = FALSE]
 /// ORDER BY <track> ASC LIMIT <n>`. The offset is an untyped literal so it compares correctly
 /// with integer, numeric, text and timestamp cursors alike.
-pub fn table_query(settings: &Settings, table: &str, select_list: &str, offset: Option<&str>) -> Result<String> {
+pub fn table_query(
+    settings: &Settings,
+    table: &str,
+    select_list: &str,
+    offset: Option<&str>,
+) -> Result<String> {
     let tracking = quote_ident(&settings.tracking_column)?;
     let mut sql = format!("SELECT {select_list} FROM {}", quote_qualified(table)?);
     let mut conditions = Vec::new();
@@ -124,7 +148,11 @@ pub fn table_query(settings: &Settings, table: &str, select_list: &str, offset: 
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
     }
-    let _ = write!(sql, " ORDER BY {tracking} ASC LIMIT {}", settings.batch_size);
+    let _ = write!(
+        sql,
+        " ORDER BY {tracking} ASC LIMIT {}",
+        settings.batch_size
+    );
     Ok(sql)
 }
 
@@ -141,7 +169,10 @@ pub fn substitute(
 ) -> String {
     query
         .replace("$now_unix", &now.timestamp().to_string())
-        .replace("$now", &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .replace(
+            "$now",
+            &now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
         .replace("$table", table)
         .replace("$offset", offset.unwrap_or(""))
         .replace("$limit", &limit.to_string())
@@ -156,7 +187,10 @@ pub async fn fetch_table(
 ) -> Result<Fetched> {
     let what = format!("polling table {table:?}");
     with_retry(&what, settings.retry, is_transient_error, || async {
-        let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
+        let client = pool
+            .get()
+            .await
+            .map_err(Error::db("cannot connect to PostgreSQL"))?;
         let plan = planner.table_plan(&client, table, settings).await?;
         let sql = table_query(settings, table, &plan.select_list, offset)?;
         match client.query(&sql, &[]).await {
@@ -164,7 +198,10 @@ pub async fn fetch_table(
             Err(error) => {
                 // A changed table (column added/dropped/retyped) invalidates the cached plan.
                 planner.forget(table);
-                Err(Error::Db { what: format!("SELECT from {table:?} failed ({sql})"), source: error })
+                Err(Error::Db {
+                    what: format!("SELECT from {table:?} failed ({sql})"),
+                    source: error,
+                })
             }
         }
     })
@@ -177,34 +214,42 @@ pub async fn fetch_custom(
     settings: &Settings,
     sql: &str,
 ) -> Result<Fetched> {
-    with_retry("custom_query", settings.retry, is_transient_error, || async {
-        let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
-        let statement: Statement = client
-            .prepare(sql)
-            .await
-            .map_err(Error::db(format!("custom_query failed ({sql})")))?;
-        let (list, cast) = select_list(statement.columns(), "iggy_q.")?;
-        let statement = if cast.is_empty() {
-            statement
-        } else {
-            planner.warn_casts("custom_query", cast);
-            // Types without a decoder are cast to text through a wrapping SELECT, which keeps
-            // the inner query's order.
-            client
-                .prepare(&format!("SELECT {list} FROM ({sql}) AS iggy_q"))
+    with_retry(
+        "custom_query",
+        settings.retry,
+        is_transient_error,
+        || async {
+            let client = pool
+                .get()
                 .await
-                .map_err(Error::db(format!("custom_query failed ({sql})")))?
-        };
-        let rows = client
-            .query(&statement, &[])
-            .await
-            .map_err(Error::db(format!("custom_query failed ({sql})")))?;
-        let plan = Arc::new(TablePlan {
-            rows: RowPlan::new(statement.columns(), settings),
-            select_list: String::new(),
-        });
-        Ok(Fetched { rows, plan })
-    })
+                .map_err(Error::db("cannot connect to PostgreSQL"))?;
+            let statement: Statement = client
+                .prepare(sql)
+                .await
+                .map_err(Error::db(format!("custom_query failed ({sql})")))?;
+            let (list, cast) = select_list(statement.columns(), "iggy_q.")?;
+            let statement = if cast.is_empty() {
+                statement
+            } else {
+                planner.warn_casts("custom_query", cast);
+                // Types without a decoder are cast to text through a wrapping SELECT, which keeps
+                // the inner query's order.
+                client
+                    .prepare(&format!("SELECT {list} FROM ({sql}) AS iggy_q"))
+                    .await
+                    .map_err(Error::db(format!("custom_query failed ({sql})")))?
+            };
+            let rows = client
+                .query(&statement, &[])
+                .await
+                .map_err(Error::db(format!("custom_query failed ({sql})")))?;
+            let plan = Arc::new(TablePlan {
+                rows: RowPlan::new(statement.columns(), settings),
+                select_list: String::new(),
+            });
+            Ok(Fetched { rows, plan })
+        },
+    )
     .await
 }
 
@@ -217,7 +262,12 @@ pub fn is_transient_error(error: &Error) -> bool {
 
 /// `DELETE FROM t WHERE pk IN (...)` or `UPDATE t SET processed = TRUE WHERE pk IN (...)`,
 /// run after Ack, in chunks so a big batch never makes a huge statement.
-pub async fn finish_rows(pool: &Pool, settings: &Settings, table: &str, keys: &[String]) -> Result<()> {
+pub async fn finish_rows(
+    pool: &Pool,
+    settings: &Settings,
+    table: &str,
+    keys: &[String],
+) -> Result<()> {
     if keys.is_empty() {
         return Ok(());
     }
@@ -226,7 +276,10 @@ pub async fn finish_rows(pool: &Pool, settings: &Settings, table: &str, keys: &[
     let head = if settings.delete_after_read {
         format!("DELETE FROM {qualified} WHERE {pk} IN (")
     } else if let Some(processed) = &settings.processed_column {
-        format!("UPDATE {qualified} SET {} = TRUE WHERE {pk} IN (", quote_ident(processed)?)
+        format!(
+            "UPDATE {qualified} SET {} = TRUE WHERE {pk} IN (",
+            quote_ident(processed)?
+        )
     } else {
         return Ok(());
     };
@@ -236,8 +289,14 @@ pub async fn finish_rows(pool: &Pool, settings: &Settings, table: &str, keys: &[
         sql.push(')');
         let what = format!("marking {} rows of {table:?} as read", chunk.len());
         with_retry(&what, settings.retry, is_transient_error, || async {
-            let client = pool.get().await.map_err(Error::db("cannot connect to PostgreSQL"))?;
-            client.execute(&sql, &[]).await.map_err(Error::db(format!("{what} failed")))
+            let client = pool
+                .get()
+                .await
+                .map_err(Error::db("cannot connect to PostgreSQL"))?;
+            client
+                .execute(&sql, &[])
+                .await
+                .map_err(Error::db(format!("{what} failed")))
         })
         .await?;
     }
@@ -272,7 +331,9 @@ mod tests {
 
     #[test]
     fn given_all_placeholders_when_substituted_should_replace_each_correctly() {
-        let now = chrono::DateTime::parse_from_rfc3339("2024-01-15T10:30:00Z").unwrap().to_utc();
+        let now = chrono::DateTime::parse_from_rfc3339("2024-01-15T10:30:00Z")
+            .unwrap()
+            .to_utc();
         let sql = substitute(
             "SELECT * FROM $table WHERE id > $offset AND ts < '$now' AND epoch < $now_unix LIMIT $limit",
             "users",

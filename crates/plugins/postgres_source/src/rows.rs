@@ -43,7 +43,11 @@ impl RowPlan {
                 let mut key = Vec::with_capacity(key_name.len() + 3);
                 write_json_str(&mut key, &key_name);
                 key.push(b':');
-                ColumnPlan { name: column.name().to_string(), key, kind }
+                ColumnPlan {
+                    name: column.name().to_string(),
+                    key,
+                    kind,
+                }
             })
             .collect();
         let find = |name: &str| columns.iter().position(|c| c.name == name);
@@ -87,11 +91,19 @@ pub fn encode_rows(
     origin_timestamp_us: u64,
     collect_keys: bool,
 ) -> Result<Encoded> {
-    let mut encoded = Encoded { messages: Vec::with_capacity(rows.len()), ..Default::default() };
+    let mut encoded = Encoded {
+        messages: Vec::with_capacity(rows.len()),
+        ..Default::default()
+    };
     let mut size_hint = 256;
     for row in rows {
         let payload = match plan.payload {
-            Some(index) => payload_column(row, index, &plan.columns[index].kind, settings.payload_format)?,
+            Some(index) => payload_column(
+                row,
+                index,
+                &plan.columns[index].kind,
+                settings.payload_format,
+            )?,
             None => record(row, plan, settings.include_metadata, prefix, size_hint)?,
         };
         size_hint = payload.len() + 16;
@@ -124,7 +136,13 @@ fn raw(row: &Row, index: usize) -> Result<Option<&[u8]>> {
         .map_err(|e| Error::Record(format!("cannot read column {index}: {e}")))
 }
 
-fn record(row: &Row, plan: &RowPlan, envelope: bool, prefix: &[u8], hint: usize) -> Result<Vec<u8>> {
+fn record(
+    row: &Row,
+    plan: &RowPlan,
+    envelope: bool,
+    prefix: &[u8],
+    hint: usize,
+) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(hint);
     if envelope {
         out.extend_from_slice(prefix);
@@ -165,7 +183,9 @@ fn payload_column(row: &Row, index: usize, kind: &Kind, format: PayloadFormat) -
         PayloadFormat::Text => match kind {
             Kind::Text | Kind::Json => value.map(<[u8]>::to_vec).unwrap_or_default(),
             Kind::Jsonb => value.and_then(|b| b.get(1..)).unwrap_or_default().to_vec(),
-            kind => to_text(kind, value).map(String::into_bytes).unwrap_or_default(),
+            kind => to_text(kind, value)
+                .map(String::into_bytes)
+                .unwrap_or_default(),
         },
         PayloadFormat::JsonDirect => as_json(value)?,
         PayloadFormat::JsonBytes => match kind {

@@ -29,8 +29,13 @@ struct TableBatch {
 }
 
 enum Staged {
-    Polling { tables: Vec<TableBatch>, at: DateTime<Utc> },
-    Cdc { advance_to: String },
+    Polling {
+        tables: Vec<TableBatch>,
+        at: DateTime<Utc>,
+    },
+    Cdc {
+        advance_to: String,
+    },
 }
 
 /// Post-Ack database work that failed; retried before the next poll.
@@ -94,17 +99,17 @@ impl PostgresSource {
             None => self.settings.clone().ok_or(Error::NotOpen)?,
         };
         let redacted = redact_connection_string(&settings.connection_string);
-        let pool = Pool::new(&settings.connection_string, settings.max_connections)
-            .map_err(|e| Error::Config(format!("plugin_config.connection_string ({redacted}): {e}")))?;
+        let pool =
+            Pool::new(&settings.connection_string, settings.max_connections).map_err(|e| {
+                Error::Config(format!("plugin_config.connection_string ({redacted}): {e}"))
+            })?;
         {
-            let client = pool
-                .get()
-                .await
-                .map_err(|e| Error::Init(format!("cannot connect to PostgreSQL at {redacted}: {e}")))?;
-            client
-                .simple_query("SELECT 1")
-                .await
-                .map_err(|e| Error::Init(format!("PostgreSQL at {redacted} does not answer: {e}")))?;
+            let client = pool.get().await.map_err(|e| {
+                Error::Init(format!("cannot connect to PostgreSQL at {redacted}: {e}"))
+            })?;
+            client.simple_query("SELECT 1").await.map_err(|e| {
+                Error::Init(format!("PostgreSQL at {redacted} does not answer: {e}"))
+            })?;
         }
         if settings.mode == Mode::Cdc {
             cdc::setup(&pool, &settings).await?;
@@ -158,16 +163,25 @@ impl PostgresSource {
         // With a custom query that does not mention $table, the query runs once per poll and its
         // cursor is kept under the first table's name (upstream ran it once per table, emitting
         // every row N times).
-        let per_table = settings.custom_query.as_ref().is_none_or(|q| q.contains("$table"));
+        let per_table = settings
+            .custom_query
+            .as_ref()
+            .is_none_or(|q| q.contains("$table"));
         let names: Vec<&String> = if per_table {
             settings.tables.iter().collect()
         } else {
             settings.tables.iter().take(1).collect()
         };
         let fallback_key = String::from("custom_query");
-        let names = if names.is_empty() { vec![&fallback_key] } else { names };
+        let names = if names.is_empty() {
+            vec![&fallback_key]
+        } else {
+            names
+        };
         for table in names {
-            let offset = offsets.get(table.as_str()).or(settings.initial_offset.as_ref());
+            let offset = offsets
+                .get(table.as_str())
+                .or(settings.initial_offset.as_ref());
             let fetched = match &settings.custom_query {
                 Some(query) => {
                     let sql = polling::substitute(
@@ -180,8 +194,14 @@ impl PostgresSource {
                     polling::fetch_custom(pool, &self.planner, settings, &sql).await?
                 }
                 None => {
-                    polling::fetch_table(pool, &self.planner, settings, table, offset.map(String::as_str))
-                        .await?
+                    polling::fetch_table(
+                        pool,
+                        &self.planner,
+                        settings,
+                        table,
+                        offset.map(String::as_str),
+                    )
+                    .await?
                 }
             };
             full |= fetched.rows.len() >= settings.batch_size as usize;
@@ -189,10 +209,20 @@ impl PostgresSource {
                 continue;
             }
             let prefix = envelope_prefix(table, "SELECT", &timestamp);
-            let encoded =
-                encode_rows(&fetched.rows, &fetched.plan.rows, settings, &prefix, origin_us, collect_keys)?;
+            let encoded = encode_rows(
+                &fetched.rows,
+                &fetched.plan.rows,
+                settings,
+                &prefix,
+                origin_us,
+                collect_keys,
+            )?;
             if settings.verbose {
-                tracing::info!("PostgreSQL source {}: {} rows from {table:?}", self.id, encoded.messages.len());
+                tracing::info!(
+                    "PostgreSQL source {}: {} rows from {table:?}",
+                    self.id,
+                    encoded.messages.len()
+                );
             }
             tables.push(TableBatch {
                 table: table.clone(),
@@ -204,7 +234,11 @@ impl PostgresSource {
         }
         self.more_waiting.store(full, Ordering::Relaxed);
         if messages.is_empty() {
-            return Ok(ProducedMessages { schema: self.schema(settings), messages, state: None });
+            return Ok(ProducedMessages {
+                schema: self.schema(settings),
+                messages,
+                state: None,
+            });
         }
         // The state the runtime persists with this batch is the post-Ack state.
         let mut next = lock(&self.committed).clone();
@@ -219,18 +253,33 @@ impl PostgresSource {
 
     async fn poll_cdc(&self, settings: &Settings, pool: &Pool) -> Result<ProducedMessages> {
         let peeked = cdc::peek(pool, settings, &self.cdc_filters).await?;
-        self.more_waiting.store(peeked.rows >= settings.batch_size as usize, Ordering::Relaxed);
+        self.more_waiting.store(
+            peeked.rows >= settings.batch_size as usize,
+            Ordering::Relaxed,
+        );
         let Some(lsn) = peeked.advance_to else {
-            return Ok(ProducedMessages { schema: Schema::Json, messages: Vec::new(), state: None });
+            return Ok(ProducedMessages {
+                schema: Schema::Json,
+                messages: Vec::new(),
+                state: None,
+            });
         };
         if peeked.messages.is_empty() {
             // Only changes of other tables / operations: nothing to deliver, so nothing can be
             // lost by consuming them now (otherwise the slot would never move past them).
             cdc::advance(pool, settings, &lsn).await?;
-            return Ok(ProducedMessages { schema: Schema::Json, messages: Vec::new(), state: None });
+            return Ok(ProducedMessages {
+                schema: Schema::Json,
+                messages: Vec::new(),
+                state: None,
+            });
         }
         if settings.verbose {
-            tracing::info!("PostgreSQL source {}: {} changes up to {lsn}", self.id, peeked.messages.len());
+            tracing::info!(
+                "PostgreSQL source {}: {} changes up to {lsn}",
+                self.id,
+                peeked.messages.len()
+            );
         }
         *lock(&self.staged) = Some(Staged::Cdc { advance_to: lsn });
         let mut next = lock(&self.committed).clone();
@@ -264,14 +313,19 @@ impl PostgresSource {
                     if batch.keys.is_empty() {
                         continue;
                     }
-                    if let Err(error) = polling::finish_rows(pool, settings, &batch.table, &batch.keys).await {
+                    if let Err(error) =
+                        polling::finish_rows(pool, settings, &batch.table, &batch.keys).await
+                    {
                         tracing::error!(
                             "PostgreSQL source {}: cannot delete/mark {} delivered rows of {:?}: {error}; retrying before the next poll",
                             self.id,
                             batch.keys.len(),
                             batch.table
                         );
-                        lock(&self.backlog).push(Backlog::Finish { table: batch.table, keys: batch.keys });
+                        lock(&self.backlog).push(Backlog::Finish {
+                            table: batch.table,
+                            keys: batch.keys,
+                        });
                     }
                 }
             }
@@ -295,7 +349,10 @@ impl PostgresSource {
     /// The batch did not reach Iggy: forget it; the next poll reads the same data again.
     pub fn nack(&self) {
         if lock(&self.staged).take().is_some() {
-            tracing::warn!("PostgreSQL source {}: batch not delivered; it will be read again", self.id);
+            tracing::warn!(
+                "PostgreSQL source {}: batch not delivered; it will be read again",
+                self.id
+            );
         }
     }
 
@@ -309,7 +366,10 @@ impl PostgresSource {
             match item {
                 Backlog::Finish { table, keys } => {
                     if let Err(error) = polling::finish_rows(pool, settings, &table, &keys).await {
-                        tracing::error!("PostgreSQL source {}: still cannot delete/mark rows of {table:?}: {error}", self.id);
+                        tracing::error!(
+                            "PostgreSQL source {}: still cannot delete/mark rows of {table:?}: {error}",
+                            self.id
+                        );
                         lock(&self.backlog).push(Backlog::Finish { table, keys });
                     }
                 }
@@ -341,7 +401,9 @@ impl PostgresSource {
 fn apply(state: &mut SourceState, tables: &[TableBatch], at: DateTime<Utc>) {
     for batch in tables {
         if let Some(cursor) = &batch.cursor {
-            state.tracking_offsets.insert(batch.table.clone(), cursor.clone());
+            state
+                .tracking_offsets
+                .insert(batch.table.clone(), cursor.clone());
         }
         state.processed_rows += batch.rows;
     }

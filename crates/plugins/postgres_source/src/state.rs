@@ -35,7 +35,10 @@ impl SourceState {
         match rmp_serde::from_slice(bytes) {
             Ok(state) => Some(state),
             Err(error) => {
-                tracing::error!("cannot read PostgreSQL source state ({} bytes): {error}; starting fresh", bytes.len());
+                tracing::error!(
+                    "cannot read PostgreSQL source state ({} bytes): {error}; starting fresh",
+                    bytes.len()
+                );
                 None
             }
         }

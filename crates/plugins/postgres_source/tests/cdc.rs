@@ -5,8 +5,14 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-async fn cdc_source(table: &str, slot: &str, extra: Value) -> iggy_connector_postgres_source::PostgresSource {
-    let mut cfg = config(json!({"mode": "cdc", "tables": [table], "replication_slot": slot, "batch_size": 100}));
+async fn cdc_source(
+    table: &str,
+    slot: &str,
+    extra: Value,
+) -> iggy_connector_postgres_source::PostgresSource {
+    let mut cfg = config(
+        json!({"mode": "cdc", "tables": [table], "replication_slot": slot, "batch_size": 100}),
+    );
     for (k, v) in extra.as_object().unwrap() {
         cfg[k] = v.clone();
     }
@@ -14,14 +20,22 @@ async fn cdc_source(table: &str, slot: &str, extra: Value) -> iggy_connector_pos
 }
 
 async fn drop_slot(db: &tokio_postgres::Client, slot: &str) {
-    db.execute("SELECT pg_drop_replication_slot($1)", &[&slot]).await.unwrap();
+    db.execute("SELECT pg_drop_replication_slot($1)", &[&slot])
+        .await
+        .unwrap();
 }
 
 /// (operation, data, old_data) of each record.
 fn changes(batch: &iggy_connectors_sdk::ProducedMessages) -> Vec<(String, Value, Value)> {
     payloads(batch)
         .into_iter()
-        .map(|p| (p["operation_type"].as_str().unwrap().to_string(), p["data"].clone(), p["old_data"].clone()))
+        .map(|p| {
+            (
+                p["operation_type"].as_str().unwrap().to_string(),
+                p["data"].clone(),
+                p["old_data"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -67,11 +81,25 @@ async fn given_inserts_updates_deletes_when_polled_should_emit_each_change_once_
                "raw": "AP8=", "at": "2024-01-15T10:30:00.5+00:00", "ok": true, "score": 1.25})
     );
     assert_eq!(got[0].2, Value::Null);
-    assert_eq!((got[1].0.as_str(), &got[1].1["name"], &got[1].2), ("UPDATE", &json!("renamed"), &Value::Null));
+    assert_eq!(
+        (got[1].0.as_str(), &got[1].1["name"], &got[1].2),
+        ("UPDATE", &json!("renamed"), &Value::Null)
+    );
     assert_eq!((got[2].0.as_str(), &got[2].1["id"]), ("UPDATE", &json!(2)));
-    assert_eq!(got[2].2, json!({"id": 1}), "primary-key update reports the old key");
-    assert_eq!((got[3].0.as_str(), &got[3].1, &got[3].2), ("DELETE", &json!({"id": 2}), &Value::Null));
-    assert!(payloads(&batch).iter().all(|p| p["table_name"] == json!(table)));
+    assert_eq!(
+        got[2].2,
+        json!({"id": 1}),
+        "primary-key update reports the old key"
+    );
+    assert_eq!(
+        (got[3].0.as_str(), &got[3].1, &got[3].2),
+        ("DELETE", &json!({"id": 2}), &Value::Null)
+    );
+    assert!(
+        payloads(&batch)
+            .iter()
+            .all(|p| p["table_name"] == json!(table))
+    );
 
     // Nack: the same changes, with the same ids, come again.
     let ids: Vec<_> = batch.messages.iter().map(|m| m.id).collect();
@@ -79,14 +107,22 @@ async fn given_inserts_updates_deletes_when_polled_should_emit_each_change_once_
     let again = source.poll().await.unwrap();
     assert_eq!(again.messages.iter().map(|m| m.id).collect::<Vec<_>>(), ids);
     source.ack().await.unwrap();
-    assert!(source.poll().await.unwrap().messages.is_empty(), "acked changes are consumed");
+    assert!(
+        source.poll().await.unwrap().messages.is_empty(),
+        "acked changes are consumed"
+    );
 
     // A 25-row transaction arrives complete and in order.
-    db.batch_execute(&format!("INSERT INTO {table} (id) SELECT g FROM generate_series(100, 124) g"))
-        .await
-        .unwrap();
+    db.batch_execute(&format!(
+        "INSERT INTO {table} (id) SELECT g FROM generate_series(100, 124) g"
+    ))
+    .await
+    .unwrap();
     let batch = source.poll().await.unwrap();
-    let ids: Vec<Value> = changes(&batch).into_iter().map(|c| c.1["id"].clone()).collect();
+    let ids: Vec<Value> = changes(&batch)
+        .into_iter()
+        .map(|c| c.1["id"].clone())
+        .collect();
     assert_eq!(ids, (100..125).map(|i| json!(i)).collect::<Vec<_>>());
     source.ack().await.unwrap();
     drop_slot(&db, &slot).await;
@@ -97,11 +133,15 @@ async fn given_restart_before_ack_when_reopened_should_redeliver_unacked_changes
     let db = db().await;
     let table = name("cdc_restart");
     let slot = name("slot");
-    db.batch_execute(&format!("CREATE TABLE {table} (id INT PRIMARY KEY)")).await.unwrap();
-    let mut source = cdc_source(&table, &slot, json!({})).await;
-    db.batch_execute(&format!("INSERT INTO {table} VALUES (1); INSERT INTO {table} VALUES (2)"))
+    db.batch_execute(&format!("CREATE TABLE {table} (id INT PRIMARY KEY)"))
         .await
         .unwrap();
+    let mut source = cdc_source(&table, &slot, json!({})).await;
+    db.batch_execute(&format!(
+        "INSERT INTO {table} VALUES (1); INSERT INTO {table} VALUES (2)"
+    ))
+    .await
+    .unwrap();
     let first = source.poll().await.unwrap();
     assert_eq!(first.messages.len(), 2);
     source.close().await.unwrap(); // crash/stop before the Ack
@@ -113,9 +153,14 @@ async fn given_restart_before_ack_when_reopened_should_redeliver_unacked_changes
         first.messages.iter().map(|m| m.id).collect::<Vec<_>>()
     );
     reopened.ack().await.unwrap();
-    db.batch_execute(&format!("INSERT INTO {table} VALUES (3)")).await.unwrap();
+    db.batch_execute(&format!("INSERT INTO {table} VALUES (3)"))
+        .await
+        .unwrap();
     let batch = reopened.poll().await.unwrap();
-    assert_eq!(changes(&batch).into_iter().map(|c| c.1).collect::<Vec<_>>(), vec![json!({"id": 3})]);
+    assert_eq!(
+        changes(&batch).into_iter().map(|c| c.1).collect::<Vec<_>>(),
+        vec![json!({"id": 3})]
+    );
     reopened.ack().await.unwrap();
     drop_slot(&db, &slot).await;
 }
@@ -125,7 +170,11 @@ async fn given_capture_operations_filter_when_polled_should_emit_only_those() {
     let db = db().await;
     let table = name("cdc_ops");
     let slot = name("slot");
-    db.batch_execute(&format!("CREATE TABLE {table} (id INT PRIMARY KEY, v TEXT)")).await.unwrap();
+    db.batch_execute(&format!(
+        "CREATE TABLE {table} (id INT PRIMARY KEY, v TEXT)"
+    ))
+    .await
+    .unwrap();
     let source = cdc_source(&table, &slot, json!({"capture_operations": ["DELETE"]})).await;
     db.batch_execute(&format!(
         "INSERT INTO {table} VALUES (1, 'a'), (2, 'b'); UPDATE {table} SET v = 'c'; DELETE FROM {table} WHERE id = 1;"
@@ -133,7 +182,10 @@ async fn given_capture_operations_filter_when_polled_should_emit_only_those() {
     .await
     .unwrap();
     let batch = source.poll().await.unwrap();
-    assert_eq!(changes(&batch), vec![("DELETE".to_string(), json!({"id": 1}), Value::Null)]);
+    assert_eq!(
+        changes(&batch),
+        vec![("DELETE".to_string(), json!({"id": 1}), Value::Null)]
+    );
     source.ack().await.unwrap();
     drop_slot(&db, &slot).await;
 }
@@ -144,9 +196,17 @@ async fn given_only_unrelated_changes_when_polled_should_consume_them_without_me
     let table = name("cdc_quiet");
     let noisy = name("cdc_noisy");
     let slot = name("slot");
-    db.batch_execute(&format!("CREATE TABLE {table} (id INT); CREATE TABLE {noisy} (id INT)")).await.unwrap();
+    db.batch_execute(&format!(
+        "CREATE TABLE {table} (id INT); CREATE TABLE {noisy} (id INT)"
+    ))
+    .await
+    .unwrap();
     let source = cdc_source(&table, &slot, json!({})).await;
-    db.batch_execute(&format!("INSERT INTO {noisy} SELECT generate_series(1, 10)")).await.unwrap();
+    db.batch_execute(&format!(
+        "INSERT INTO {noisy} SELECT generate_series(1, 10)"
+    ))
+    .await
+    .unwrap();
     assert!(source.poll().await.unwrap().messages.is_empty());
     let pending: i64 = count(
         &db,
@@ -162,8 +222,15 @@ async fn given_slot_with_other_plugin_when_opened_should_fail_and_recover_after_
     let db = db().await;
     let table = name("cdc_mismatch");
     let slot = name("slot");
-    db.batch_execute(&format!("CREATE TABLE {table} (id INT)")).await.unwrap();
-    db.execute("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", &[&slot]).await.unwrap();
+    db.batch_execute(&format!("CREATE TABLE {table} (id INT)"))
+        .await
+        .unwrap();
+    db.execute(
+        "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
+        &[&slot],
+    )
+    .await
+    .unwrap();
     let cfg: iggy_connector_postgres_source::PostgresSourceConfig = serde_json::from_value(config(
         json!({"mode": "cdc", "tables": [table], "replication_slot": slot}),
     ))
@@ -173,7 +240,9 @@ async fn given_slot_with_other_plugin_when_opened_should_fail_and_recover_after_
     assert!(error.contains("pg_drop_replication_slot"), "{error}");
     drop_slot(&db, &slot).await;
     let source = cdc_source(&table, &slot, json!({})).await;
-    db.batch_execute(&format!("INSERT INTO {table} VALUES (7)")).await.unwrap();
+    db.batch_execute(&format!("INSERT INTO {table} VALUES (7)"))
+        .await
+        .unwrap();
     assert_eq!(changes(&source.poll().await.unwrap()).len(), 1);
     source.ack().await.unwrap();
     drop_slot(&db, &slot).await;

@@ -55,7 +55,10 @@ async fn given_rows_when_polled_should_produce_json_records_in_order() {
     let ids: std::collections::HashSet<_> = batch.messages.iter().map(|m| m.id).collect();
     assert_eq!(ids.len(), 3, "message ids are unique");
     source.ack().await.unwrap();
-    assert!(source.poll().await.unwrap().messages.is_empty(), "nothing new after Ack");
+    assert!(
+        source.poll().await.unwrap().messages.is_empty(),
+        "nothing new after Ack"
+    );
 }
 
 #[tokio::test]
@@ -102,7 +105,12 @@ async fn given_every_common_type_when_polled_should_map_each_to_json() {
     );
     let nulls = records[1]["data"].as_object().unwrap();
     assert_eq!(nulls.len(), 32);
-    assert!(nulls.iter().filter(|(k, _)| *k != "id").all(|(_, v)| v.is_null()));
+    assert!(
+        nulls
+            .iter()
+            .filter(|(k, _)| *k != "id")
+            .all(|(_, v)| v.is_null())
+    );
 }
 
 #[tokio::test]
@@ -131,11 +139,15 @@ async fn given_nack_when_polled_again_should_reread_same_rows_and_keep_cursor() 
     let db = db().await;
     let table = test_messages_table(&db).await;
     insert_rows(&db, &table, 1, 5).await;
-    let source = open(config(json!({"tables": [table], "batch_size": 2, "initial_offset": 1})), None).await;
+    let source = open(
+        config(json!({"tables": [table], "batch_size": 2, "initial_offset": 1})),
+        None,
+    )
+    .await;
     let first = source.poll().await.unwrap();
     assert_eq!(data_field(&first, "id"), vec![json!(2), json!(3)]);
     source.nack();
-    assert!(source.state().tracking_offsets.get(&table).is_none());
+    assert!(!source.state().tracking_offsets.contains_key(&table));
     let again = source.poll().await.unwrap();
     assert_eq!(data_field(&again, "id"), vec![json!(2), json!(3)]);
     source.ack().await.unwrap();
@@ -151,16 +163,31 @@ async fn given_delete_after_read_when_acked_should_delete_only_then() {
     let db = db().await;
     let table = test_messages_table(&db).await;
     insert_rows(&db, &table, 1, 3).await;
-    let source = open(config(json!({"tables": [table], "delete_after_read": true})), None).await;
+    let source = open(
+        config(json!({"tables": [table], "delete_after_read": true})),
+        None,
+    )
+    .await;
     let batch = source.poll().await.unwrap();
     assert_eq!(batch.messages.len(), 3);
-    assert_eq!(count(&db, &format!("SELECT count(*) FROM {table}")).await, 3, "not before Ack");
+    assert_eq!(
+        count(&db, &format!("SELECT count(*) FROM {table}")).await,
+        3,
+        "not before Ack"
+    );
     source.nack();
-    assert_eq!(count(&db, &format!("SELECT count(*) FROM {table}")).await, 3, "not after Nack");
+    assert_eq!(
+        count(&db, &format!("SELECT count(*) FROM {table}")).await,
+        3,
+        "not after Nack"
+    );
     let batch = source.poll().await.unwrap();
     assert_eq!(batch.messages.len(), 3);
     source.ack().await.unwrap();
-    assert_eq!(count(&db, &format!("SELECT count(*) FROM {table}")).await, 0);
+    assert_eq!(
+        count(&db, &format!("SELECT count(*) FROM {table}")).await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -184,7 +211,11 @@ async fn given_processed_column_when_acked_should_mark_rows_and_not_reemit() {
     source.poll().await.unwrap();
     source.ack().await.unwrap();
     assert_eq!(count(&db, &processed).await, 3);
-    assert_eq!(count(&db, &format!("SELECT count(*) FROM {table}")).await, 3, "none deleted");
+    assert_eq!(
+        count(&db, &format!("SELECT count(*) FROM {table}")).await,
+        3,
+        "none deleted"
+    );
     // Even without state (cursor lost), marked rows are not emitted again.
     let fresh = open(cfg, None).await;
     assert!(fresh.poll().await.unwrap().messages.is_empty());
@@ -203,21 +234,53 @@ async fn given_payload_column_when_polled_should_emit_column_value_per_format() 
     ))
     .await
     .unwrap();
-    let bytea = open(config(json!({"tables": [table], "payload_column": "payload", "payload_format": "bytea"})), None).await;
+    let bytea = open(
+        config(json!({"tables": [table], "payload_column": "payload", "payload_format": "bytea"})),
+        None,
+    )
+    .await;
     let batch = bytea.poll().await.unwrap();
     assert_eq!(batch.schema, Schema::Raw);
-    let bytes: Vec<&[u8]> = batch.messages.iter().map(|m| m.payload.as_slice()).collect();
-    assert_eq!(bytes, vec![&b"hello"[..], &[0x00, 0xff, 0x00, 0xfe][..], &b"{\"json\": true}"[..]]);
+    let bytes: Vec<&[u8]> = batch
+        .messages
+        .iter()
+        .map(|m| m.payload.as_slice())
+        .collect();
+    assert_eq!(
+        bytes,
+        vec![
+            &b"hello"[..],
+            &[0x00, 0xff, 0x00, 0xfe][..],
+            &b"{\"json\": true}"[..]
+        ]
+    );
 
-    let jsonb = open(config(json!({"tables": [table], "payload_column": "doc", "payload_format": "json_direct"})), None).await;
+    let jsonb = open(
+        config(
+            json!({"tables": [table], "payload_column": "doc", "payload_format": "json_direct"}),
+        ),
+        None,
+    )
+    .await;
     let batch = jsonb.poll().await.unwrap();
     assert_eq!(batch.schema, Schema::Json);
-    assert_eq!(payloads(&batch), vec![json!({"k": 1}), json!([1, "two", null]), Value::Null]);
+    assert_eq!(
+        payloads(&batch),
+        vec![json!({"k": 1}), json!([1, "two", null]), Value::Null]
+    );
 
-    let text = open(config(json!({"tables": [table], "payload_column": "note", "payload_format": "text"})), None).await;
+    let text = open(
+        config(json!({"tables": [table], "payload_column": "note", "payload_format": "text"})),
+        None,
+    )
+    .await;
     let batch = text.poll().await.unwrap();
     assert_eq!(batch.schema, Schema::Text);
-    let texts: Vec<&[u8]> = batch.messages.iter().map(|m| m.payload.as_slice()).collect();
+    let texts: Vec<&[u8]> = batch
+        .messages
+        .iter()
+        .map(|m| m.payload.as_slice())
+        .collect();
     assert_eq!(texts, vec!["first".as_bytes(), "zweite ✓".as_bytes(), b""]);
 }
 
@@ -226,7 +289,9 @@ async fn given_custom_query_with_all_placeholders_when_polled_should_substitute_
     let db = db().await;
     let table = test_messages_table(&db).await;
     insert_rows(&db, &table, 1, 5).await;
-    db.batch_execute(&format!("UPDATE {table} SET timestamp = 1000 WHERE id = 5")).await.unwrap();
+    db.batch_execute(&format!("UPDATE {table} SET timestamp = 1000 WHERE id = 5"))
+        .await
+        .unwrap();
     let query = "SELECT id, name FROM $table WHERE id > $offset AND timestamp < $now_unix::bigint * 1000 \
                  AND now() >= '$now'::timestamptz - interval '1 minute' ORDER BY id LIMIT $limit";
     let source = open(
@@ -236,7 +301,10 @@ async fn given_custom_query_with_all_placeholders_when_polled_should_substitute_
     .await;
     let batch = source.poll().await.unwrap();
     assert_eq!(data_field(&batch, "id"), vec![json!(2), json!(3)]);
-    assert_eq!(payloads(&batch)[0]["data"], json!({"id": 2, "name": "user_2"}));
+    assert_eq!(
+        payloads(&batch)[0]["data"],
+        json!({"id": 2, "name": "user_2"})
+    );
     source.ack().await.unwrap();
     // Row 5 has timestamp 1000 < now_unix*1000 as well; row 4 and 5 follow.
     let batch = source.poll().await.unwrap();
@@ -256,11 +324,21 @@ async fn given_custom_query_with_unmapped_types_when_polled_should_read_them_as_
     .await
     .unwrap();
     let query = format!("SELECT * FROM {table} WHERE id > $offset ORDER BY id DESC LIMIT $limit");
-    let source = open(config(json!({"tables": [table], "custom_query": query, "initial_offset": 0})), None).await;
+    let source = open(
+        config(json!({"tables": [table], "custom_query": query, "initial_offset": 0})),
+        None,
+    )
+    .await;
     let batch = source.poll().await.unwrap();
     assert_eq!(
-        payloads(&batch).iter().map(|p| p["data"].clone()).collect::<Vec<_>>(),
-        vec![json!({"id": 2, "addr": "10.0.0.2/32", "pts": null}), json!({"id": 1, "addr": "10.0.0.1/32", "pts": ["(1,2)"]})]
+        payloads(&batch)
+            .iter()
+            .map(|p| p["data"].clone())
+            .collect::<Vec<_>>(),
+        vec![
+            json!({"id": 2, "addr": "10.0.0.2/32", "pts": null}),
+            json!({"id": 1, "addr": "10.0.0.1/32", "pts": ["(1,2)"]})
+        ]
     );
 }
 
@@ -275,19 +353,26 @@ async fn given_schema_qualified_table_and_options_when_polled_should_quote_segme
     .await
     .unwrap();
     let source = open(
-        config(json!({"tables": [format!("{schema}.Events")], "tracking_column": "eventId",
-                      "snake_case_columns": true, "include_metadata": false})),
+        config(
+            json!({"tables": [format!("{schema}.Events")], "tracking_column": "eventId",
+                      "snake_case_columns": true, "include_metadata": false}),
+        ),
         None,
     )
     .await;
     let batch = source.poll().await.unwrap();
     assert_eq!(
         payloads(&batch),
-        vec![json!({"event_id": 1, "user_name": "ann", "httpcode": 200}),
-             json!({"event_id": 2, "user_name": "bob", "httpcode": 404})]
+        vec![
+            json!({"event_id": 1, "user_name": "ann", "httpcode": 200}),
+            json!({"event_id": 2, "user_name": "bob", "httpcode": 404})
+        ]
     );
     source.ack().await.unwrap();
-    assert_eq!(source.state().tracking_offsets[&format!("{schema}.Events")], "2");
+    assert_eq!(
+        source.state().tracking_offsets[&format!("{schema}.Events")],
+        "2"
+    );
 }
 
 #[tokio::test]
@@ -307,7 +392,10 @@ async fn given_timestamp_tracking_column_when_polled_in_batches_should_advance_c
     assert_eq!(data_field(&batch, "id"), vec![json!(1), json!(2), json!(3)]);
     let state = batch.state.clone().unwrap();
     source.ack().await.unwrap();
-    assert_eq!(source.state().tracking_offsets[&table], "2024-01-15T10:00:04.5+00:00");
+    assert_eq!(
+        source.state().tracking_offsets[&table],
+        "2024-01-15T10:00:04.5+00:00"
+    );
     let restarted = open(cfg, Some(state)).await;
     let batch = restarted.poll().await.unwrap();
     assert_eq!(data_field(&batch, "id"), vec![json!(4), json!(5)]);

@@ -31,11 +31,18 @@ pub async fn open(config: Value) -> PostgresSink {
 }
 
 pub fn topic() -> TopicMetadata {
-    TopicMetadata { stream: "test_stream".into(), topic: "test_topic".into() }
+    TopicMetadata {
+        stream: "test_stream".into(),
+        topic: "test_topic".into(),
+    }
 }
 
 pub fn meta(schema: Schema) -> MessagesMetadata {
-    MessagesMetadata { partition_id: 1, current_offset: 0, schema }
+    MessagesMetadata {
+        partition_id: 1,
+        current_offset: 0,
+        schema,
+    }
 }
 
 /// Messages with ids `1000 + offset`, µs timestamps, and the given payloads.
@@ -63,5 +70,8 @@ pub async fn db(server: &TestServer) -> tokio_postgres::Client {
 }
 
 pub async fn count(db: &tokio_postgres::Client, table: &str) -> i64 {
-    db.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.unwrap().get(0)
+    db.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
 }

@@ -28,8 +28,14 @@ mod tests {
     #[test]
     fn given_valid_and_invalid_values_when_parsed_should_use_value_or_default() {
         let default = Duration::from_secs(10);
-        assert_eq!(parse_or_default("k", Some("250ms"), default), Duration::from_millis(250));
-        assert_eq!(parse_or_default("k", Some("2m"), default), Duration::from_secs(120));
+        assert_eq!(
+            parse_or_default("k", Some("250ms"), default),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            parse_or_default("k", Some("2m"), default),
+            Duration::from_secs(120)
+        );
         assert_eq!(parse_or_default("k", Some("soon"), default), default);
         assert_eq!(parse_or_default("k", None, default), default);
     }

@@ -22,7 +22,10 @@ pub struct Pool {
 
 impl Pool {
     /// Parses the URL or key=value connection string. Nothing connects until [`Pool::get`].
-    pub fn new(connection_string: &str, max_connections: u32) -> Result<Self, tokio_postgres::Error> {
+    pub fn new(
+        connection_string: &str,
+        max_connections: u32,
+    ) -> Result<Self, tokio_postgres::Error> {
         let mut config: Config = connection_string.parse()?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
@@ -39,7 +42,11 @@ impl Pool {
 
     /// Checks out a live client, connecting a new one when no idle client is alive.
     pub async fn get(&self) -> Result<PooledClient<'_>, tokio_postgres::Error> {
-        let permit = self.permits.acquire().await.expect("pool semaphore is never closed");
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("pool semaphore is never closed");
         let reused = {
             let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
             idle.retain(|client| !client.is_closed());
@@ -49,7 +56,11 @@ impl Pool {
             Some(client) => client,
             None => self.connect().await?,
         };
-        Ok(PooledClient { client: Some(client), pool: self, _permit: permit })
+        Ok(PooledClient {
+            client: Some(client),
+            pool: self,
+            _permit: permit,
+        })
     }
 
     async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
@@ -89,7 +100,11 @@ impl Drop for PooledClient<'_> {
         if let Some(client) = self.client.take()
             && !client.is_closed()
         {
-            self.pool.idle.lock().unwrap_or_else(|e| e.into_inner()).push(client);
+            self.pool
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(client);
         }
     }
 }

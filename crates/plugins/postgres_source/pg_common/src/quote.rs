@@ -21,7 +21,9 @@ pub fn quote_ident(name: &str) -> Result<String, InvalidIdentifier> {
         return Err(InvalidIdentifier("empty SQL identifier".into()));
     }
     if name.contains('\0') {
-        return Err(InvalidIdentifier(format!("SQL identifier {name:?} contains NUL")));
+        return Err(InvalidIdentifier(format!(
+            "SQL identifier {name:?} contains NUL"
+        )));
     }
     let mut out = String::with_capacity(name.len() + 2);
     out.push('"');
@@ -105,7 +107,9 @@ pub fn split_qualified(name: &str) -> Result<Vec<String>, InvalidIdentifier> {
 /// timestamp, text...), unlike upstream's bare numbers which fail against a text column.
 pub fn quote_literal(value: &str) -> Result<String, InvalidIdentifier> {
     if value.contains('\0') {
-        return Err(InvalidIdentifier(format!("SQL literal {value:?} contains NUL")));
+        return Err(InvalidIdentifier(format!(
+            "SQL literal {value:?} contains NUL"
+        )));
     }
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
@@ -140,8 +144,14 @@ mod tests {
         assert!(quote_ident("").is_err());
         assert!(quote_ident("a\0").is_err());
         assert_eq!(quote_qualified("users").unwrap(), "\"users\"");
-        assert_eq!(quote_qualified("analytics.events").unwrap(), "\"analytics\".\"events\"");
-        assert_eq!(quote_qualified("\"my.schema\".Ev").unwrap(), "\"my.schema\".\"Ev\"");
+        assert_eq!(
+            quote_qualified("analytics.events").unwrap(),
+            "\"analytics\".\"events\""
+        );
+        assert_eq!(
+            quote_qualified("\"my.schema\".Ev").unwrap(),
+            "\"my.schema\".\"Ev\""
+        );
         assert_eq!(quote_qualified("\"a\"\"b\"").unwrap(), "\"a\"\"b\"");
         assert!(quote_qualified("a..b").is_err());
         assert!(quote_qualified("a.b.c.d").is_err());

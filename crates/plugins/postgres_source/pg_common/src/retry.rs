@@ -15,7 +15,10 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     pub fn new(max_retries: u32, delay: Duration) -> Self {
-        Self { max_attempts: max_retries.max(1), delay }
+        Self {
+            max_attempts: max_retries.max(1),
+            delay,
+        }
     }
 }
 
@@ -90,10 +93,15 @@ mod tests {
     async fn given_transient_failures_when_retried_should_stop_after_max_attempts() {
         let calls = AtomicU32::new(0);
         let policy = RetryPolicy::new(3, Duration::from_millis(1));
-        let result: Result<(), String> = with_retry("op", policy, |_| true, || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err("down".to_string())
-        })
+        let result: Result<(), String> = with_retry(
+            "op",
+            policy,
+            |_| true,
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err("down".to_string())
+            },
+        )
         .await;
         assert!(result.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -103,10 +111,15 @@ mod tests {
     async fn given_permanent_failure_when_retried_should_fail_after_one_attempt() {
         let calls = AtomicU32::new(0);
         let policy = RetryPolicy::new(5, Duration::from_millis(1));
-        let result: Result<(), String> = with_retry("op", policy, |_| false, || async {
-            calls.fetch_add(1, Ordering::SeqCst);
-            Err("syntax".to_string())
-        })
+        let result: Result<(), String> = with_retry(
+            "op",
+            policy,
+            |_| false,
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err("syntax".to_string())
+            },
+        )
         .await;
         assert!(result.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -116,10 +129,15 @@ mod tests {
     async fn given_success_after_failures_when_retried_should_return_value() {
         let calls = AtomicU32::new(0);
         let policy = RetryPolicy::new(4, Duration::from_millis(1));
-        let result: Result<u32, String> = with_retry("op", policy, |_| true, || async {
-            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
-            if n < 3 { Err("down".into()) } else { Ok(n) }
-        })
+        let result: Result<u32, String> = with_retry(
+            "op",
+            policy,
+            |_| true,
+            || async {
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                if n < 3 { Err("down".into()) } else { Ok(n) }
+            },
+        )
         .await;
         assert_eq!(result.unwrap(), 3);
     }

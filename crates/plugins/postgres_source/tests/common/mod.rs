@@ -50,9 +50,15 @@ pub fn payloads(batch: &ProducedMessages) -> Vec<Value> {
 
 /// `data.<field>` of each JSON record.
 pub fn data_field(batch: &ProducedMessages, field: &str) -> Vec<Value> {
-    payloads(batch).into_iter().map(|p| p["data"][field].clone()).collect()
+    payloads(batch)
+        .into_iter()
+        .map(|p| p["data"][field].clone())
+        .collect()
 }
 
 pub async fn count(db: &tokio_postgres::Client, sql: &str) -> i64 {
-    db.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+    db.query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
 }
