@@ -893,10 +893,12 @@ fn store_offset(shared: &Shared, session: &Session, payload: &[u8]) -> Result<()
             numeric(sid),
         ));
     };
-    topic
-        .partition_mut(partition_id, sid)?
-        .offsets
-        .insert(key, req.offset);
+    let partition = topic.partition_mut(partition_id, sid)?;
+    // As on the server: an offset beyond the newest message cannot be committed.
+    if req.offset > partition.current_offset() {
+        return Err(IggyError::InvalidOffset(req.offset));
+    }
+    partition.offsets.insert(key, req.offset);
     state.save();
     Ok(())
 }

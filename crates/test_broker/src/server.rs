@@ -14,13 +14,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-/// A running embedded broker. Dropping the handle without [`BrokerHandle::shutdown`] leaves
-/// it running until the tokio runtime stops.
+/// A running embedded broker. Dropping the handle stops accepting and closes connections in
+/// the background; [`BrokerHandle::shutdown`] does the same and waits, then flushes data.
 pub struct BrokerHandle {
     address: SocketAddr,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 impl BrokerHandle {
@@ -76,7 +82,7 @@ impl BrokerHandle {
         Ok(BrokerHandle {
             address,
             stop,
-            task,
+            task: Some(task),
             shared,
         })
     }
@@ -87,9 +93,11 @@ impl BrokerHandle {
     }
 
     /// Stops accepting, closes every connection and flushes persisted data.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
         let mut state = self.shared.lock();
         state.save();
         if let Some(persist) = state.persist.as_mut() {

@@ -967,3 +967,122 @@ async fn given_concurrent_producers_when_sending_should_store_every_message() {
     client.delete_stream(&id(&stream)).await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test]
+async fn given_existing_resources_when_updated_purged_and_repartitioned_should_report_new_state() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let (stream, topic) = stream_and_topic(&client, "manage", 2).await;
+    let renamed = format!("{stream}-renamed");
+    client
+        .update_stream(&id(&stream), &renamed)
+        .await
+        .expect("update stream");
+    assert!(client.get_stream(&id(&stream)).await.unwrap().is_none());
+    let (s, t) = (id(&renamed), id(&topic));
+    assert!(client.get_stream(&s).await.unwrap().is_some());
+
+    client
+        .update_topic(
+            &s,
+            &t,
+            "events-v2",
+            CompressionAlgorithm::Gzip,
+            None,
+            IggyExpiry::NeverExpire,
+            MaxTopicSize::ServerDefault,
+        )
+        .await
+        .expect("update topic");
+    let t = id("events-v2");
+    let details = client.get_topic(&s, &t).await.unwrap().unwrap();
+    assert_eq!(details.compression_algorithm, CompressionAlgorithm::Gzip);
+
+    let mut batch: Vec<IggyMessage> = (0..4).map(|i| message(format!("m{i}"))).collect();
+    client
+        .send_messages(&s, &t, &Partitioning::partition_id(1), &mut batch)
+        .await
+        .unwrap();
+    assert_eq!(
+        client
+            .get_topic(&s, &t)
+            .await
+            .unwrap()
+            .unwrap()
+            .messages_count,
+        4
+    );
+    client.purge_topic(&s, &t).await.expect("purge topic");
+    assert_eq!(
+        client
+            .get_topic(&s, &t)
+            .await
+            .unwrap()
+            .unwrap()
+            .messages_count,
+        0
+    );
+
+    client
+        .create_partitions(&s, &t, 3)
+        .await
+        .expect("create partitions");
+    let details = client.get_topic(&s, &t).await.unwrap().unwrap();
+    assert_eq!(details.partitions_count, 5);
+    assert_eq!(details.partitions.last().unwrap().id, 4);
+    client
+        .delete_partitions(&s, &t, 2)
+        .await
+        .expect("delete partitions");
+    assert_eq!(
+        client
+            .get_topic(&s, &t)
+            .await
+            .unwrap()
+            .unwrap()
+            .partitions_count,
+        3
+    );
+
+    let consumer = Consumer::new(id("manage-reader"));
+    let error = client
+        .store_consumer_offset(&consumer, &s, &t, Some(0), 3)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, IggyError::InvalidOffset(_)),
+        "got {error:?}"
+    );
+    let mut batch = vec![message("after-purge")];
+    client
+        .send_messages(&s, &t, &Partitioning::partition_id(0), &mut batch)
+        .await
+        .unwrap();
+    client
+        .store_consumer_offset(&consumer, &s, &t, Some(0), 0)
+        .await
+        .unwrap();
+    client
+        .delete_consumer_offset(&consumer, &s, &t, Some(0))
+        .await
+        .expect("delete offset");
+    assert!(
+        client
+            .get_consumer_offset(&consumer, &s, &t, Some(0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let me = client.get_me().await.unwrap();
+    let clients = client.get_clients().await.unwrap();
+    assert!(clients.iter().any(|c| c.client_id == me.client_id));
+    let fetched = client
+        .get_client(me.client_id)
+        .await
+        .unwrap()
+        .expect("own client");
+    assert_eq!(fetched.address, me.address);
+    client.delete_stream(&s).await.unwrap();
+    server.stop().await;
+}
