@@ -1,5 +1,6 @@
 //! Cost of the per-message codecs on the sink and source paths:
-//! - JSON decode + encode of a ~200-byte object (serde_json, preserve_order);
+//! - JSON decode + encode of a ~200-byte object: through `iggy_connectors_sdk::codecs` (what the
+//!   pipelines call) and, split into its halves, serde_json itself (preserve_order);
 //! - postcard encode / decode of a 1000-message `RawMessages` batch (what crosses the plugin
 //!   boundary on every sink call), reported per batch; divide by 1000 for ns per message.
 
@@ -8,7 +9,7 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use iggy_connectors_sdk::{RawMessage, RawMessages, Schema};
+use iggy_connectors_sdk::{RawMessage, RawMessages, Schema, codecs};
 use serde_json::Value;
 
 const BATCH: usize = 1000;
@@ -28,6 +29,12 @@ fn bench_json(c: &mut Criterion) {
         b.iter(|| {
             let v: Value = serde_json::from_slice(black_box(bytes)).unwrap();
             serde_json::to_vec(&v).unwrap()
+        })
+    });
+    group.bench_function("sdk_codecs/decode_encode", |b| {
+        b.iter(|| {
+            let payload = codecs::decode(Schema::Json, black_box(bytes)).unwrap();
+            codecs::encode(Schema::Json, payload).unwrap()
         })
     });
     group.finish();
