@@ -46,7 +46,14 @@ async fn given_wrong_password_when_logging_in_should_fail_with_invalid_credentia
 #[tokio::test]
 async fn given_no_login_when_sending_a_command_should_fail_with_unauthenticated() {
     let server = TestServer::start().await;
-    let client = server.anonymous_client().await;
+    // The client reconnects once on Unauthenticated before giving up; skip its 5 s back-off.
+    let client = IggyClient::builder()
+        .with_tcp()
+        .with_server_address(server.address.clone())
+        .with_reestablish_after(IggyDuration::from_str("1ms").unwrap())
+        .build()
+        .unwrap();
+    client.connect().await.unwrap();
     // get_stats is one of the few client calls that does not check login locally, so the
     // refusal observed here comes from the server.
     let error = client.get_stats().await.unwrap_err();

@@ -90,3 +90,54 @@ impl Member {
         Some(partition)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assignment(group: &ConsumerGroup) -> Vec<(u32, Vec<u32>)> {
+        group
+            .members
+            .iter()
+            .map(|m| (m.client_id, m.partitions.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn given_members_joining_and_leaving_should_spread_partitions_round_robin() {
+        let mut group = ConsumerGroup::new(0, "g".into());
+        group.join(7, 5);
+        assert_eq!(assignment(&group), vec![(7, vec![0, 1, 2, 3, 4])]);
+        group.join(9, 5);
+        assert_eq!(
+            assignment(&group),
+            vec![(7, vec![0, 2, 4]), (9, vec![1, 3])]
+        );
+        group.join(9, 5);
+        assert_eq!(group.members.len(), 2, "joining twice is a no-op");
+        assert!(group.leave(7, 5));
+        assert_eq!(assignment(&group), vec![(9, vec![0, 1, 2, 3, 4])]);
+        assert!(!group.leave(7, 5));
+    }
+
+    #[test]
+    fn given_member_when_polling_without_partition_should_cycle_its_partitions() {
+        let mut group = ConsumerGroup::new(0, "g".into());
+        group.join(1, 2);
+        group.join(2, 2);
+        group.join(3, 2);
+        let member = group.member_mut(1).unwrap();
+        assert_eq!(
+            (0..3).map(|_| member.next_partition()).collect::<Vec<_>>(),
+            vec![Some(0), Some(0), Some(0)]
+        );
+        assert_eq!(group.member_mut(3).unwrap().next_partition(), None);
+        group.leave(1, 2);
+        let member = group.member_mut(2).unwrap();
+        assert_eq!(
+            (0..3).map(|_| member.next_partition()).collect::<Vec<_>>(),
+            vec![Some(0), Some(1), Some(0)]
+        );
+        assert_eq!(member.last_polled, Some(0));
+    }
+}
