@@ -33,6 +33,7 @@ export declare class TestBroker {
   static start(options?: TestBrokerOptions | undefined | null): Promise<TestBroker>
   /** The bound host:port. */
   get address(): string
+  /** Stops the broker; a second call does nothing. */
   stop(): Promise<void>
 }
 

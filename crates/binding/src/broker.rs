@@ -1,8 +1,11 @@
 //! `TestBroker`: the embedded development/test broker (NOT for production).
 
+use std::path::PathBuf;
+
+use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use napi_derive::napi;
 
-use crate::error::{Result, not_implemented};
+use crate::error::{NapiResultExt, Result};
 
 #[napi(object)]
 pub struct TestBrokerOptions {
@@ -18,14 +21,28 @@ pub struct TestBrokerOptions {
 #[napi]
 pub struct TestBroker {
     address: String,
+    handle: tokio::sync::Mutex<Option<BrokerHandle>>,
 }
 
 #[napi]
 impl TestBroker {
     #[napi(factory, catch_unwind)]
     pub async fn start(options: Option<TestBrokerOptions>) -> Result<TestBroker> {
-        let _ = options;
-        Err(not_implemented("TestBroker.start"))
+        let mut config = BrokerConfig::default();
+        if let Some(options) = options {
+            if let Some(address) = options.address {
+                config.address = address;
+            }
+            config.data_dir = options.data_dir.map(PathBuf::from);
+            if let Some(max) = options.max_bytes {
+                config.max_bytes = Some(max.max(0.0) as u64);
+            }
+        }
+        let handle = BrokerHandle::start(config).await.default_error()?;
+        Ok(TestBroker {
+            address: handle.address().to_string(),
+            handle: tokio::sync::Mutex::new(Some(handle)),
+        })
     }
 
     /// The bound host:port.
@@ -34,8 +51,12 @@ impl TestBroker {
         self.address.clone()
     }
 
+    /// Stops the broker; a second call does nothing.
     #[napi(catch_unwind)]
     pub async fn stop(&self) -> Result<()> {
-        Err(not_implemented("TestBroker.stop"))
+        if let Some(handle) = self.handle.lock().await.take() {
+            handle.shutdown().await;
+        }
+        Ok(())
     }
 }

@@ -1,63 +1,113 @@
 //! The `Engine` class: a handle on the native runtime engine.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iggy_connectors_engine as core;
 use napi::bindgen_prelude::{Function, Promise};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::error::{Result, not_implemented};
-use crate::options::{EngineOptions, SinkConnectorOptions, SourceConnectorOptions};
+use crate::error::{NapiResultExt, Result};
+use crate::options::{
+    EngineOptions, SinkConnectorOptions, SourceConnectorOptions, engine_config, sink_config,
+    source_config,
+};
 use crate::stats::{ConnectorStats, LogEntry};
-use crate::transform::{JsBatch, JsMessage};
+use crate::transform::{JsBatch, JsMessage, JsTransform};
+
+/// `(entry: LogEntry) => void`, weak so a log listener never keeps Node alive.
+type LogFn = ThreadsafeFunction<LogEntry, (), LogEntry, napi::Status, false, true>;
 
 #[napi]
 pub struct Engine {
-    options: EngineOptions,
+    inner: core::Engine,
+    log_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+fn timeout(ms: Option<f64>) -> Duration {
+    ms.filter(|ms| *ms > 0.0)
+        .map(|ms| Duration::from_millis(ms as u64))
+        .unwrap_or(core::DEFAULT_STOP_TIMEOUT)
 }
 
 #[napi]
 impl Engine {
     #[napi(constructor)]
     pub fn new(options: EngineOptions) -> Result<Self> {
-        Ok(Self { options })
+        Ok(Self {
+            inner: core::Engine::new(engine_config(options)?),
+            log_task: Mutex::new(None),
+        })
     }
 
     /// Receives every log line (engine + plugin logs, tagged with the connector key).
     #[napi(ts_args_type = "listener: (entry: LogEntry) => void")]
     pub fn on_log(&self, listener: Function<LogEntry, ()>) -> Result<()> {
-        let _ = listener;
-        Err(not_implemented("Engine.onLog"))
+        let tsfn: Arc<LogFn> = Arc::new(
+            listener
+                .build_threadsafe_function::<LogEntry>()
+                .callee_handled::<false>()
+                .weak::<true>()
+                .build()?,
+        );
+        let rx = self.inner.logs().receiver();
+        let task = napi::bindgen_prelude::spawn(async move {
+            while let Ok(entry) = rx.recv_async().await {
+                tsfn.call(entry.into(), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+        if let Some(previous) = self
+            .log_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(task)
+        {
+            previous.abort();
+        }
+        Ok(())
     }
 
     /// Called for TS transforms: return the batch to keep (drop = omit a message).
     #[napi(ts_args_type = "handler: (batch: JsBatch) => Promise<Array<JsMessage>>")]
     pub fn on_transform(&self, handler: Function<JsBatch, Promise<Vec<JsMessage>>>) -> Result<()> {
-        let _ = handler;
-        Err(not_implemented("Engine.onTransform"))
+        let handler = handler
+            .build_threadsafe_function::<JsBatch>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        self.inner
+            .set_external_transform(Arc::new(JsTransform { handler }));
+        Ok(())
     }
 
     /// Starts every connector; a failing one is isolated (status error), the rest run.
     #[napi(catch_unwind)]
     pub async fn start(&self) -> Result<Vec<ConnectorStats>> {
-        let _ = &self.options;
-        Err(not_implemented("Engine.start"))
+        let stats = self.inner.start().await.default_error()?;
+        Ok(stats.into_iter().map(Into::into).collect())
     }
 
     /// Graceful stop of all: finish or Nack the in-flight batch, close plugins, flush state.
     #[napi(catch_unwind)]
     pub async fn stop(&self, timeout_ms: Option<f64>) -> Result<()> {
-        let _ = timeout_ms;
-        Err(not_implemented("Engine.stop"))
+        self.inner.stop(timeout(timeout_ms)).await;
+        Ok(())
     }
 
     #[napi(catch_unwind)]
     pub async fn start_connector(&self, kind: String, key: String) -> Result<()> {
-        let _ = (kind, key);
-        Err(not_implemented("Engine.startConnector"))
+        let kind = core::parse_kind(&kind).default_error()?;
+        self.inner.start_connector(kind, &key).await.default_error()
     }
 
     #[napi(catch_unwind)]
     pub async fn stop_connector(&self, kind: String, key: String) -> Result<()> {
-        let _ = (kind, key);
-        Err(not_implemented("Engine.stopConnector"))
+        let kind = core::parse_kind(&kind).default_error()?;
+        self.inner
+            .stop_connector(kind, &key, core::DEFAULT_STOP_TIMEOUT)
+            .await
+            .default_error()
     }
 
     /// Stop, then start with the given options (or the current ones).
@@ -67,8 +117,11 @@ impl Engine {
         key: String,
         options: Option<SourceConnectorOptions>,
     ) -> Result<()> {
-        let _ = (key, options);
-        Err(not_implemented("Engine.restartSource"))
+        let config = options.map(source_config).transpose()?;
+        self.inner
+            .restart_source(&key, config)
+            .await
+            .default_error()
     }
 
     /// Stop, then start with the given options (or the current ones).
@@ -78,12 +131,12 @@ impl Engine {
         key: String,
         options: Option<SinkConnectorOptions>,
     ) -> Result<()> {
-        let _ = (key, options);
-        Err(not_implemented("Engine.restartSink"))
+        let config = options.map(sink_config).transpose()?;
+        self.inner.restart_sink(&key, config).await.default_error()
     }
 
     #[napi(catch_unwind)]
     pub fn stats(&self) -> Result<Vec<ConnectorStats>> {
-        Err(not_implemented("Engine.stats"))
+        Ok(self.inner.stats().into_iter().map(Into::into).collect())
     }
 }

@@ -118,3 +118,135 @@ pub struct SinkConnectorOptions {
     pub retry: Option<RetryOptions>,
     pub dead_letter: Option<DeadLetterOptions>,
 }
+
+// ---- conversion into the engine's config ---------------------------------------------------
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use iggy_connectors_engine as engine;
+
+use crate::error::{Result, invalid};
+
+fn millis(value: f64) -> Duration {
+    Duration::from_millis(value.max(0.0) as u64)
+}
+
+fn config_error(error: engine::EngineError) -> napi::Error {
+    invalid(error.to_string())
+}
+
+fn retry(options: Option<RetryOptions>) -> engine::RetryConfig {
+    match options {
+        None => engine::RetryConfig::default(),
+        Some(r) => engine::RetryConfig {
+            initial_backoff: millis(r.initial_backoff_ms),
+            max_backoff: millis(r.max_backoff_ms),
+            multiplier: r.multiplier,
+            max_attempts: r.max_attempts,
+        },
+    }
+}
+
+fn transforms(key: &str, list: Vec<TransformOptions>) -> Result<Vec<engine::TransformConfig>> {
+    list.into_iter()
+        .map(|t| engine::parse_transform(key, &t.kind, &t.config_json).map_err(config_error))
+        .collect()
+}
+
+pub fn source_config(o: SourceConnectorOptions) -> Result<engine::SourceConfig> {
+    let key = o.key.clone();
+    let streams = o
+        .streams
+        .into_iter()
+        .map(|s| {
+            Ok(engine::SourceStreamConfig {
+                schema: engine::parse_schema(&key, &s.schema).map_err(config_error)?,
+                partitioning: s
+                    .partitioning
+                    .as_deref()
+                    .unwrap_or("balanced")
+                    .parse()
+                    .map_err(|e: String| invalid(format!("connector '{key}': {e}")))?,
+                stream: s.stream,
+                topic: s.topic,
+                batch_length: s.batch_length,
+                linger_time: millis(s.linger_time_ms),
+                create_stream: s.create_stream.unwrap_or(false),
+                create_topic: s.create_topic.unwrap_or(false),
+                topic_partitions: s.topic_partitions.unwrap_or(1),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(engine::SourceConfig {
+        transforms: transforms(&key, o.transforms)?,
+        key: o.key,
+        name: o.name,
+        path: o.path,
+        config_dir: o.config_dir.map(PathBuf::from),
+        version: o.version,
+        plugin_config_json: o.plugin_config_json,
+        streams,
+        verbose: o.verbose,
+        retry: retry(o.retry),
+    })
+}
+
+pub fn sink_config(o: SinkConnectorOptions) -> Result<engine::SinkConfig> {
+    let key = o.key.clone();
+    let streams = o
+        .streams
+        .into_iter()
+        .map(|s| {
+            Ok(engine::SinkStreamConfig {
+                schema: engine::parse_schema(&key, &s.schema).map_err(config_error)?,
+                stream: s.stream,
+                topics: s.topics,
+                batch_length: s.batch_length,
+                poll_interval: millis(s.poll_interval_ms),
+                consumer_group: s.consumer_group,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(engine::SinkConfig {
+        transforms: transforms(&key, o.transforms)?,
+        key: o.key,
+        name: o.name,
+        path: o.path,
+        config_dir: o.config_dir.map(PathBuf::from),
+        version: o.version,
+        plugin_config_json: o.plugin_config_json,
+        streams,
+        verbose: o.verbose,
+        retry: retry(o.retry),
+        dead_letter: o.dead_letter.map(|d| engine::DeadLetterConfig {
+            stream: d.stream,
+            topic: d.topic,
+        }),
+    })
+}
+
+pub fn engine_config(o: EngineOptions) -> Result<engine::EngineConfig> {
+    Ok(engine::EngineConfig {
+        iggy: engine::IggyConfig {
+            address: o.iggy.address,
+            username: o.iggy.username,
+            password: o.iggy.password,
+            token: o.iggy.token,
+            tls_enabled: o.iggy.tls_enabled.unwrap_or(false),
+            tls_ca_file: o.iggy.tls_ca_file,
+            tls_domain: o.iggy.tls_domain,
+        },
+        state_path: PathBuf::from(o.state_path),
+        sources: o
+            .sources
+            .into_iter()
+            .map(source_config)
+            .collect::<Result<_>>()?,
+        sinks: o
+            .sinks
+            .into_iter()
+            .map(sink_config)
+            .collect::<Result<_>>()?,
+    })
+}

@@ -2,7 +2,7 @@
 
 use napi_derive::napi;
 
-use crate::error::{Result, not_implemented};
+use crate::error::{NapiResultExt, Result};
 
 /// What `validate` reports for one plugin library. Throws with a clear message on failure.
 #[napi(object)]
@@ -22,6 +22,19 @@ pub fn inspect_plugin(
     path: String,
     config_dir: Option<String>,
 ) -> Result<PluginInfo> {
-    let _ = (kind, path, config_dir);
-    Err(not_implemented("inspectPlugin"))
+    let kind = iggy_connectors_engine::parse_kind(&kind).default_error()?;
+    let info = iggy_connectors_engine::inspect_plugin(
+        &path,
+        kind,
+        &path,
+        config_dir.as_deref().map(std::path::Path::new),
+    )
+    .default_error()?;
+    Ok(PluginInfo {
+        resolved_path: info.resolved_path,
+        version: info.version,
+        kind: info.kind.as_str().to_owned(),
+        batch_result_abi: info.batch_result_abi,
+        symbols: info.symbols,
+    })
 }

@@ -52,3 +52,47 @@ pub struct LogEntry {
     pub message: String,
     pub timestamp_micros: f64,
 }
+
+use iggy_connectors_engine as engine;
+
+impl From<engine::ConnectorStats> for ConnectorStats {
+    fn from(s: engine::ConnectorStats) -> Self {
+        ConnectorStats {
+            key: s.key,
+            kind: s.kind.as_str().to_owned(),
+            name: s.name,
+            status: s.status.as_str().to_owned(),
+            plugin_version: s.plugin_version,
+            plugin_path: s.plugin_path,
+            messages_in: s.messages_in as f64,
+            messages_out: s.messages_out as f64,
+            bytes_in: s.bytes_in as f64,
+            bytes_out: s.bytes_out as f64,
+            batches: s.batches as f64,
+            errors: s.errors as f64,
+            decode_errors: s.decode_errors as f64,
+            transform_errors: s.transform_errors as f64,
+            send_errors: s.send_errors as f64,
+            consume_errors: s.consume_errors as f64,
+            dead_lettered: s.dead_lettered as f64,
+            filtered: s.filtered as f64,
+            lag: s.lag.map(|l| l as f64),
+            last_error: s.last_error.map(|e| LastError {
+                message: e.message,
+                timestamp_micros: e.timestamp_micros as f64,
+            }),
+        }
+    }
+}
+
+impl From<engine::LogEntry> for LogEntry {
+    fn from(e: engine::LogEntry) -> Self {
+        LogEntry {
+            level: e.level.as_str().to_owned(),
+            connector_key: e.connector_key,
+            target: e.target,
+            message: e.message,
+            timestamp_micros: e.timestamp_micros as f64,
+        }
+    }
+}
