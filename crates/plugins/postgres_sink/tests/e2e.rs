@@ -1,0 +1,208 @@
+//! End to end through the runtime: a PostgreSQL table → postgres_source (cdylib) → engine →
+//! Iggy (the embedded test broker) → engine → postgres_sink (cdylib) → another table.
+//! 100 000 rows must arrive exactly once.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use iggy_connector_postgres_common::testing::{TestServer, connect, unique_name};
+use iggy_connectors_engine::{
+    ConnectorKind, Engine, EngineConfig, IggyConfig, PartitioningConfig, RetryConfig, SinkConfig,
+    SinkStreamConfig, SourceConfig, SourceStreamConfig, Status,
+};
+use iggy_connectors_sdk::Schema;
+use iggy_test_broker::{BrokerConfig, BrokerHandle};
+use serde_json::json;
+
+/// Builds both plugin cdylibs (the test harness only builds this crate's) and returns their paths.
+fn plugins() -> (PathBuf, PathBuf) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "-p",
+            "iggy_connector_postgres_source",
+            "-p",
+            "iggy_connector_postgres_sink",
+        ])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the PostgreSQL plugins failed");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
+    let lib = |name: &str| {
+        let path = target.join("debug").join(format!(
+            "{}{name}{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ));
+        assert!(path.exists(), "missing plugin {}", path.display());
+        path
+    };
+    (
+        lib("iggy_connector_postgres_source"),
+        lib("iggy_connector_postgres_sink"),
+    )
+}
+
+fn retry() -> RetryConfig {
+    RetryConfig {
+        initial_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(500),
+        multiplier: 2.0,
+        max_attempts: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_100000_rows_when_piped_through_iggy_should_land_once_in_sink_table() {
+    const TOTAL: i64 = 100_000;
+    let server = TestServer::shared("e2e");
+    let db = connect(&server.url).await;
+    let source_table = unique_name("e2e_source");
+    let sink_table = unique_name("e2e_sink");
+    db.batch_execute(&format!(
+        "CREATE TABLE {source_table} (id BIGSERIAL PRIMARY KEY, name TEXT, amount NUMERIC(12,2), \
+         created_at TIMESTAMPTZ DEFAULT now());
+         INSERT INTO {source_table} (name, amount) SELECT 'row ' || g, g / 100.0 FROM generate_series(1, {TOTAL}) g;"
+    ))
+    .await
+    .unwrap();
+
+    let (source_lib, sink_lib) = plugins();
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker starts");
+    let state_dir = std::env::temp_dir().join(unique_name("e2e_state"));
+    let engine = Engine::new(EngineConfig {
+        iggy: IggyConfig {
+            address: broker.address().to_string(),
+            username: Some("iggy".into()),
+            password: Some("iggy".into()),
+            ..IggyConfig::default()
+        },
+        state_path: state_dir.clone(),
+        sources: vec![SourceConfig {
+            key: "pg".into(),
+            name: "postgres source".into(),
+            path: source_lib.display().to_string(),
+            config_dir: None,
+            version: 1,
+            plugin_config_json: json!({
+                "connection_string": server.url,
+                "mode": "polling",
+                "tables": [source_table],
+                "batch_size": 5000,
+                "poll_interval": "10ms",
+                "delete_after_read": true,
+            })
+            .to_string(),
+            transforms: vec![],
+            streams: vec![SourceStreamConfig {
+                stream: "pg".into(),
+                topic: "rows".into(),
+                schema: Schema::Json,
+                batch_length: 1000,
+                linger_time: Duration::from_millis(5),
+                partitioning: PartitioningConfig::Balanced,
+                create_stream: true,
+                create_topic: true,
+                topic_partitions: 1,
+            }],
+            verbose: false,
+            retry: retry(),
+        }],
+        sinks: vec![SinkConfig {
+            key: "pg".into(),
+            name: "postgres sink".into(),
+            path: sink_lib.display().to_string(),
+            config_dir: None,
+            version: 1,
+            plugin_config_json: json!({
+                "connection_string": server.url,
+                "target_table": sink_table,
+                "auto_create_table": true,
+                "payload_format": "json",
+                "batch_size": 1000,
+            })
+            .to_string(),
+            transforms: vec![],
+            streams: vec![SinkStreamConfig {
+                stream: "pg".into(),
+                topics: vec!["rows".into()],
+                schema: Schema::Json,
+                batch_length: 1000,
+                poll_interval: Duration::from_millis(5),
+                consumer_group: None,
+            }],
+            verbose: false,
+            retry: retry(),
+            dead_letter: None,
+        }],
+    });
+    let started = Instant::now();
+    let stats = engine.start().await.expect("engine starts");
+    assert!(
+        stats.iter().all(|s| s.status == Status::Running),
+        "{stats:#?}"
+    );
+
+    let count_sql = format!("SELECT count(*) FROM {sink_table}");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut stored = 0i64;
+    while Instant::now() < deadline {
+        // The table appears when the sink opens.
+        stored = match db.query_one(&count_sql, &[]).await {
+            Ok(row) => row.get(0),
+            Err(_) => 0,
+        };
+        if stored >= TOTAL {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = started.elapsed();
+    let source_stats = engine
+        .stats()
+        .into_iter()
+        .find(|s| s.kind == ConnectorKind::Source)
+        .unwrap();
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    eprintln!(
+        "e2e: {stored} of {TOTAL} rows in {elapsed:?} ({:.0} rows/s); source stats: {source_stats:?}",
+        stored as f64 / elapsed.as_secs_f64()
+    );
+    assert_eq!(stored, TOTAL);
+
+    let row = db
+        .query_one(
+            &format!(
+                "SELECT count(DISTINCT id), count(DISTINCT (payload->'data'->>'id')::bigint), \
+                 min((payload->'data'->>'id')::bigint), max((payload->'data'->>'id')::bigint), \
+                 count(*) FILTER (WHERE payload->'data'->>'amount' = ((payload->'data'->>'id')::bigint / 100.0)::numeric(12,2)::text) \
+                 FROM {sink_table}"
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let (ids, rows, min, max, exact): (i64, i64, i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    assert_eq!((ids, rows, min, max), (TOTAL, TOTAL, 1, TOTAL));
+    assert_eq!(exact, TOTAL, "NUMERIC values arrive exact");
+    // delete_after_read ran only for acknowledged batches: everything was delivered, so all gone.
+    let left: i64 = db
+        .query_one(&format!("SELECT count(*) FROM {source_table}"), &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    let state = std::fs::read(state_dir.join("source_pg.state")).expect("source state file");
+    let state = iggy_connectors_sdk::ConnectorState(state);
+    let (_, offsets, processed): (String, std::collections::HashMap<String, String>, u64) =
+        state.decode().expect("upstream-shaped state");
+    assert_eq!(offsets[&source_table], TOTAL.to_string());
+    assert_eq!(processed, TOTAL as u64);
+}
