@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::RwLock;
 
-use super::guard::{CatchUnwind, report_error, runtime};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::guard::{CatchUnwind, panic_message, report_error, runtime};
 use super::{FAILED, INVALID, OK, PluginInfo, log};
 use crate::{
     ConsumedMessage, HeaderKey, HeaderValue, MessagesMetadata, RawMessages, Sink, TopicMetadata,
@@ -86,11 +88,25 @@ pub fn open<T: Sink>(
         }
         instances.insert(id, None);
     }
-    let mut sink = match construct(id, config) {
-        Ok(sink) => sink,
-        Err(cause) => {
+    // `new` is plugin code: a panic there must not leave the id reserved.
+    let constructed = catch_unwind(AssertUnwindSafe(|| construct(id, config)));
+    let mut sink = match constructed {
+        Ok(Ok(sink)) => sink,
+        Ok(Err(cause)) => {
             registry.lock().remove(&id);
             return invalid(plugin, id, "iggy_sink_open", cause);
+        }
+        Err(panic) => {
+            registry.lock().remove(&id);
+            report_error(
+                plugin,
+                format!(
+                    "{} (id {id}): iggy_sink_open: new() panicked: {}",
+                    plugin.name,
+                    panic_message(panic.as_ref())
+                ),
+            );
+            return FAILED;
         }
     };
     let failure = match runtime().block_on(CatchUnwind(sink.open())) {

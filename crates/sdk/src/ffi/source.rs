@@ -8,7 +8,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::guard::{CatchUnwind, report_error, runtime};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::guard::{CatchUnwind, panic_message, report_error, runtime};
 use super::{FAILED, INVALID, OK, PluginInfo, SendCallback, SendCallbackV2, log};
 use crate::{ConnectorState, ProducedMessages, Source, SourceBatchResult};
 
@@ -114,11 +116,25 @@ pub fn open<T: Source>(
         instances.insert(id, Slot::Opening);
     }
     let state = (!state.is_empty()).then(|| ConnectorState(state.to_vec()));
-    let mut source = match construct(id, config, state) {
-        Ok(source) => source,
-        Err(cause) => {
+    // `new` is plugin code: a panic there must not leave the id reserved.
+    let constructed = catch_unwind(AssertUnwindSafe(|| construct(id, config, state)));
+    let mut source = match constructed {
+        Ok(Ok(source)) => source,
+        Ok(Err(cause)) => {
             registry.lock().remove(&id);
             return invalid(plugin, id, "iggy_source_open", cause);
+        }
+        Err(panic) => {
+            registry.lock().remove(&id);
+            report_error(
+                plugin,
+                format!(
+                    "{} (id {id}): iggy_source_open: new() panicked: {}",
+                    plugin.name,
+                    panic_message(panic.as_ref())
+                ),
+            );
+            return FAILED;
         }
     };
     let opened = runtime().block_on(CatchUnwind(source.open()));

@@ -1,0 +1,59 @@
+//! The built libraries export exactly the ABI symbols.
+
+use std::process::Command;
+
+use crate::harness::*;
+
+const SOURCE_SYMBOLS: [&str; 7] = [
+    "iggy_connector_abi_version",
+    "iggy_source_batch_result",
+    "iggy_source_close",
+    "iggy_source_handle",
+    "iggy_source_handle_v2",
+    "iggy_source_open",
+    "iggy_source_version",
+];
+const SINK_SYMBOLS: [&str; 5] = [
+    "iggy_connector_abi_version",
+    "iggy_sink_close",
+    "iggy_sink_consume",
+    "iggy_sink_open",
+    "iggy_sink_version",
+];
+
+fn exported_iggy_symbols(crate_name: &str) -> Vec<String> {
+    library(crate_name);
+    let path = library_path(crate_name);
+    let output = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&path)
+        .output()
+        .expect("run nm");
+    assert!(output.status.success(), "nm {}", path.display());
+    let mut names: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_whitespace().last())
+        .filter(|name| name.starts_with("iggy_"))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn given_built_plugins_should_export_exactly_the_abi_symbols() {
+    for source in [
+        "iggy_connector_random_source",
+        "iggy_connector_panicking_source",
+    ] {
+        assert_eq!(exported_iggy_symbols(source), SOURCE_SYMBOLS, "{source}");
+    }
+    for sink in [
+        "iggy_connector_stdout_sink",
+        "iggy_connector_panicking_sink",
+    ] {
+        assert_eq!(exported_iggy_symbols(sink), SINK_SYMBOLS, "{sink}");
+    }
+}
