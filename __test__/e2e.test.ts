@@ -89,6 +89,12 @@ describe('runtime with the embedded broker', () => {
     expect(sinks).toMatchObject([{ key: 'stdout', status: 'running' }])
     const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text()
     expect(metrics).toMatch(/iggy_connector_messages_sent_total\{connector_key="random",connector_type="Source"\} [1-9]/)
+    // Restart the sink through the API: 204, back to running, and messages keep flowing.
+    const restart = await fetch(`http://127.0.0.1:${http}/sinks/stdout/restart`, { method: 'POST' })
+    expect(restart.status).toBe(204)
+    const before = (cli.output().match(/\[cli_e2e\/events p0 #/g) ?? []).length
+    await waitFor(cli.output, (o) => (o.match(/\[cli_e2e\/events p0 #/g) ?? []).length > before + 3, 30_000)
+    expect(await (await fetch(`http://127.0.0.1:${http}/sinks/stdout`)).json()).toMatchObject({ status: 'running' })
     cli.child.kill('SIGTERM')
     expect(await cli.exited).toBe(0)
     expect(cli.output()).toContain('SIGTERM received, stopping gracefully')
@@ -137,5 +143,26 @@ describe('TS transforms end to end', () => {
       await runtime.stop()
       await broker.stop()
     }
+  })
+})
+
+describe('structured logs', () => {
+  it('writes one JSON object per line with plugin lines tagged by connector key', async () => {
+    const iggy = await freePort()
+    const dir = tmpDir()
+    const { mkdirSync, writeFileSync } = await import('node:fs')
+    mkdirSync(join(dir, 'connectors'))
+    writeFileSync(join(dir, 'config.toml'), `[iggy]\naddress = "127.0.0.1:${iggy}"\n[http]\nenabled = false\n[state]\npath = "state"\n[connectors]\nconfig_dir = "connectors"\n`)
+    writeFileSync(join(dir, 'connectors/seq.toml'), `type = "source"\nkey = "seq"\nenabled = true\nversion = 0\nname = "Seq"\npath = "${testPlugin('engine_test_source')}"\n\n[[streams]]\nstream = "logs"\ntopic = "events"\nschema = "json"\ncreate_stream = true\ncreate_topic = true\n\n[plugin_config]\ntotal = 5\n`)
+    writeFileSync(join(dir, 'connectors/record.toml'), `type = "sink"\nkey = "record"\nenabled = true\nversion = 0\nname = "Record"\npath = "${testPlugin('engine_test_sink')}"\n\n[[streams]]\nstream = "logs"\ntopics = ["events"]\nschema = "json"\n\n[plugin_config]\noutput = "${join(dir, 'out.tsv')}"\n`)
+    const cli = startCli(['--embedded-broker'], { cwd: dir, env: { IGGY_CONNECTORS_LOGGING_FORMAT: 'json', IGGY_CONNECTORS_LOGGING_LEVEL: 'info', IGGY_CONNECTORS_IGGY_PASSWORD: 'iggy' } })
+    await waitFor(cli.output, (o) => o.includes('"target":"engine_test_sink"'))
+    cli.child.kill('SIGINT')
+    expect(await cli.exited).toBe(0)
+    const lines = cli.output().trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>)
+    expect(lines.every((l) => typeof l.timestamp === 'string' && typeof l.level === 'string' && typeof l.message === 'string')).toBe(true)
+    expect(lines.find((l) => l.target === 'engine_test_sink' && l.message.includes('opened instance'))).toMatchObject({ level: 'INFO', connector_key: 'record' })
+    expect(lines.find((l) => l.message.includes('IGGY_CONNECTORS_IGGY_PASSWORD'))?.message).toBe('IGGY_CONNECTORS_IGGY_PASSWORD value changed to: ****** from environment variable')
+    expect(lines.some((l) => l.level === 'DEBUG')).toBe(false)
   })
 })

@@ -20,6 +20,7 @@ async function main() {
   )
 
   runtime.on('log', (record) => {
+    if (record.level === 'trace' || record.level === 'debug') return
     const who = record.connectorKey ? `[${record.connectorKey}] ` : ''
     console.log(`${record.level.padEnd(5)} ${who}${record.message}`)
   })
