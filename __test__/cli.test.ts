@@ -65,6 +65,27 @@ describe('iggy-connectors validate', () => {
   })
 })
 
+describe('.env loading', () => {
+  it('loads .env from the cwd, or the file named by IGGY_CONNECTORS_ENV_PATH, before reading the config', async () => {
+    const broken = SOURCE('x').replace('schema = "json"', 'schema = "nope"')
+    const dir = tmpDir({
+      'config.toml': '[state]\npath = "state"\n',
+      'a/random.toml': broken,
+      'b/random.toml': broken.replace('key = "random"', 'key = "other"'),
+      '.env': 'IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR=a\n',
+      'custom.env': 'IGGY_CONNECTORS_CONNECTORS_CONFIG_DIR=b\n',
+    })
+    const fromDotenv = await runCli(['validate'], { cwd: dir })
+    expect(fromDotenv.stdout).toContain(`${join(dir, 'a/random.toml')}: streams.0.schema`)
+    const fromEnvPath = await runCli(['validate'], { cwd: dir, env: { IGGY_CONNECTORS_ENV_PATH: 'custom.env' } })
+    expect(fromEnvPath.stdout).toContain(`${join(dir, 'b/random.toml')}: streams.0.schema`)
+    const missing = await runCli(['validate'], { cwd: dir, env: { IGGY_CONNECTORS_ENV_PATH: 'missing.env' } })
+    expect(missing.stderr).toContain(`cannot load ${join(dir, 'missing.env')}`)
+    // No fallback to .env: config_dir stays empty.
+    expect(missing.stdout).toContain('connectors.config_dir: connectors configuration directory not provided')
+  })
+})
+
 describe('iggy-connectors run', () => {
   it('exits 2 with the problems listed when the config is invalid, starting nothing', async () => {
     const dir = configDir({ 'random.toml': SOURCE('x', 'version = "one"').replace('version = 0\n', '') })
