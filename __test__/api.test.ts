@@ -338,6 +338,31 @@ describe('runtime events and transforms', () => {
     expect(out).toEqual([{ id: '9', payload: Buffer.from('{}'), headers: { tag: 'T' } }])
   })
 
+  it('names the transform when its module cannot be loaded', async () => {
+    const broken = SOURCE.replace('[transforms.add_fields]', '[transforms.tag]\nenabled = true\nmodule = "./missing.js"\n\n[transforms.add_fields]')
+    const ctx = await setup({}, { 'connectors/random.toml': broken })
+    await expect(ctx.runtime.start()).rejects.toThrow(/source "random": transforms\.tag: Cannot find module/)
+    expect(ctx.engine()).toBeUndefined()
+  })
+
+  it('rebinds TS transforms on restart with the new config', async () => {
+    const v0 = SINK.replace('schema = "json"', 'schema = "json"\n\n[transforms.suffix]\nenabled = true\nsuffix = "-v0"\n')
+    const ctx = await setup({}, { 'connectors/stdout.toml': v0 })
+    ctx.runtime.registerTransform('suffix', (messages, context) => messages.map((m) => ({ ...m, payload: Buffer.from(`${m.payload}${String(context.config.suffix)}`) })))
+    await ctx.runtime.start()
+    const batch = { connectorKey: 'stdout', kind: 'sink', transform: 'suffix', stream: 's', topic: 't', messages: [{ id: '1', payload: Buffer.from('x') }] }
+    expect((await ctx.engine().transform?.(batch))?.[0]?.payload.toString()).toBe('x-v0')
+    await ctx.runtime.provider?.createConfig('sink', 'stdout', {
+      enabled: true,
+      name: 'Stdout',
+      path: 'lib',
+      streams: [{ stream: 's', topics: ['t'], schema: 'json' }],
+      transforms: { suffix: { enabled: true, suffix: '-v1' } },
+    })
+    expect(await ctx.runtime.restart('sink', 'stdout')).toBe(true)
+    expect((await ctx.engine().transform?.(batch))?.[0]?.payload.toString()).toBe('x-v1')
+  })
+
   it('serves the API on a real port when http is enabled', async () => {
     const dir = tmpDir({ 'connectors/stdout.toml': SINK })
     const runtime = new ConnectorsRuntime({

@@ -203,7 +203,8 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
     for (const o of loaded.overrides) this.logger.info(`${o.variable} value changed to: ${o.display} from environment variable`)
     if (loaded.location?.path) this.logger.info(`config loaded from ${loaded.location.path}`)
     const { options, custom } = bindingify(loaded.config, loaded.active, (name) => this.#transforms.has(name))
-    this.#bindCustom(custom)
+    this.#bindCustom(custom, [...options.sources.map((s) => ({ kind: 'source' as const, key: s.key })), ...options.sinks.map((s) => ({ kind: 'sink' as const, key: s.key }))])
+    this.#statuses.clear()
     this.#connectors.clear()
     for (const s of loaded.active.sources) if (s.config.enabled) this.#connectors.set(`source:${s.config.key}`, { id: this.#nextId++, kind: 'source', stored: s })
     for (const s of loaded.active.sinks) if (s.config.enabled) this.#connectors.set(`sink:${s.config.key}`, { id: this.#nextId++, kind: 'sink', stored: s })
@@ -242,14 +243,26 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
     return stats
   }
 
-  #bindCustom(custom: CustomTransformBinding[]): void {
-    for (const c of custom) {
-      try {
-        this.#transforms.bind(c.kind, c.key, c.name, c.config, c.baseDir)
-      } catch (error) {
-        throw new ConfigError([{ file: `${c.kind} "${c.key}"`, path: `transforms.${c.name}`, message: (error as Error).message }])
-      }
-    }
+  /** Binds the TS transforms of the given connectors (all of each connector's, replacing old ones). */
+  #bindCustom(custom: CustomTransformBinding[], connectors: ReadonlyArray<{ kind: ConnectorKind; key: string }>): void {
+    // Resolve (load modules) for every connector first: a failure leaves the old bindings intact.
+    const issues: ConfigIssue[] = []
+    const resolved = connectors.map(({ kind, key }) => ({
+      kind,
+      key,
+      entries: custom
+        .filter((c) => c.kind === kind && c.key === key)
+        .flatMap((c) => {
+          try {
+            return [{ name: c.name, config: c.config, transform: this.#transforms.resolve(c.name, c.config, c.baseDir) }]
+          } catch (error) {
+            issues.push({ file: `${kind} "${key}"`, path: `transforms.${c.name}`, message: (error as Error).message })
+            return []
+          }
+        }),
+    }))
+    if (issues.length > 0) throw new ConfigError(issues)
+    for (const r of resolved) this.#transforms.bindConnector(r.kind, r.key, r.entries)
   }
 
   #pollStatuses(snapshot?: ConnectorStats[]): void {
@@ -296,14 +309,12 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
       if (kind === 'source') {
         const options = bindingifySource(stored as StoredConfig<SourceConfig>, isRegistered, custom, issues)
         if (issues.length > 0) throw new ConfigError(issues)
-        this.#transforms.unbindConnector(kind, key)
-        this.#bindCustom(custom)
+        this.#bindCustom(custom, [{ kind, key }])
         await engine.restartSource(key, options)
       } else {
         const options = bindingifySink(stored as StoredConfig<SinkConfig>, isRegistered, custom, issues)
         if (issues.length > 0) throw new ConfigError(issues)
-        this.#transforms.unbindConnector(kind, key)
-        this.#bindCustom(custom)
+        this.#bindCustom(custom, [{ kind, key }])
         await engine.restartSink(key, options)
       }
       this.#connectors.set(id, { id: running.id, kind, stored })

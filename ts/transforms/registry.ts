@@ -81,17 +81,19 @@ export class TransformRegistry {
     return `${kind}\u0000${key}\u0000${name}`
   }
 
-  /** Binds a transform to one connector: a module from its table, else the registered one. */
-  bind(kind: 'source' | 'sink', key: string, name: string, config: Readonly<Record<string, unknown>>, baseDir: string): void {
+  /** Resolves a transform for one connector: a module from its table, else the registered one. */
+  resolve(name: string, config: Readonly<Record<string, unknown>>, baseDir: string): Transform {
     const module = config.module
     const transform = typeof module === 'string' ? loadTransformModule(module, baseDir, config) : this.#named.get(name)
     if (transform === undefined) throw new Error(`no TS transform registered as "${name}"`)
-    this.#bound.set(TransformRegistry.#id(kind, key, name), { transform, config })
+    return transform
   }
 
-  unbindConnector(kind: string, key: string): void {
+  /** Replaces the transforms bound to one connector with already resolved ones. */
+  bindConnector(kind: 'source' | 'sink', key: string, entries: ReadonlyArray<{ name: string; transform: Transform; config: Readonly<Record<string, unknown>> }>): void {
     const prefix = `${kind}\u0000${key}\u0000`
     for (const id of this.#bound.keys()) if (id.startsWith(prefix)) this.#bound.delete(id)
+    for (const e of entries) this.#bound.set(TransformRegistry.#id(kind, key, e.name), { transform: e.transform, config: e.config })
   }
 
   /** The native onTransform handler: runs the bound transform over the batch. */
