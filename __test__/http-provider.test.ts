@@ -1,5 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -187,6 +189,52 @@ describe('HTTP config provider', () => {
     const { url } = await serve((_req, res) => json(res, 200, {}))
     await new Promise((resolve) => servers.pop()?.close(resolve))
     await expect(new HttpConfigProvider(providerConfig(url)).getActiveConfigs()).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/configs\/active failed/)
+  })
+
+  it('times out slow answers and retries them', async () => {
+    const { url, seen } = await serve((_req, res) => {
+      setTimeout(() => json(res, 200, { sinks: {}, sources: {} }), 400)
+    })
+    const config = providerConfig(url, { timeout: '50ms', retry: { enabled: true, max_attempts: 1, initial_backoff: '1ms', max_backoff: '1ms', backoff_multiplier: 1 } })
+    await expect(new HttpConfigProvider(config).getActiveConfigs()).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/configs\/active failed: .*(timeout|aborted)/i)
+    expect(seen).toHaveLength(2)
+  })
+
+  it('backs the management API like the upstream wiremock test (wrapped responses)', async () => {
+    const wrap = (data: unknown) => ({ data, error: null })
+    const { url } = await serve((req, res) => {
+      if (req.url === '/configs/active') return json(res, 200, wrap({ sinks: { stdout: sinkConfig(1) }, sources: {} }))
+      if (req.url === '/sinks/stdout/configs') return json(res, 200, wrap([sinkConfig(0), sinkConfig(1)]))
+      if (req.url === '/sinks/stdout/configs/0') return json(res, 200, wrap(sinkConfig(0)))
+      return json(res, 404, wrap(null))
+    })
+    const { ConnectorsRuntime } = await import('../ts/runtime')
+    const { createApiServer } = await import('../ts/api/server')
+    const { FakeEngine } = await import('./helpers/fake-engine')
+    const runtime = new ConnectorsRuntime({
+      config: { http: { enabled: false }, state: { path: join(tmpdir(), 'iggy-connectors-http-provider-state') }, connectors: { config_type: 'http', base_url: url, response: { data_path: 'data', error_path: 'error' } } },
+      env: {},
+      engineFactory: (o) => new FakeEngine(o),
+    })
+    await runtime.start()
+    if (runtime.config === undefined) throw new Error('runtime did not load its config')
+    const app = await createApiServer(runtime, runtime.config.http)
+    try {
+      const list = (await app.inject({ url: '/sinks/stdout/configs' })).json()
+      expect(list.map((c: { version: number; active: boolean }) => [c.version, c.active])).toEqual([
+        [0, false],
+        [1, true],
+      ])
+      expect(list[0]).toEqual({ ...sinkConfig(0), verbose: false, active: false, streams: [{ stream: 's', topics: ['t'], schema: 'json', batch_length: 10, poll_interval: '5ms', consumer_group: null }] })
+      expect((await app.inject({ url: '/sinks/stdout/configs/0' })).json()).toMatchObject({ version: 0, active: false })
+      expect((await app.inject({ url: '/sinks/stdout/configs/active' })).json()).toMatchObject({ version: 1, active: true })
+      const missing = await app.inject({ url: '/sinks/stdout/configs/7' })
+      expect(missing.statusCode).toBe(500)
+      expect(missing.json().code).toBe('sink_config_not_found')
+    } finally {
+      await app.close()
+      await runtime.stop()
+    }
   })
 
   it('validates remote configs like files', async () => {
