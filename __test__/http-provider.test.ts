@@ -87,6 +87,10 @@ const sourceConfig = {
   plugin_config: null,
 }
 
+function wrap(data: unknown): { data: unknown; error: null } {
+  return { data, error: null }
+}
+
 describe('URL building and response extraction', () => {
   it('substitutes {key}/{version} as text and appends query parameters', () => {
     expect(buildUrl('http://h/api/', '/sinks/{key}/configs/{version}', { key: 'a b', version: 3 })).toBe('http://h/api/sinks/a b/configs/3')
@@ -201,7 +205,6 @@ describe('HTTP config provider', () => {
   })
 
   it('backs the management API like the upstream wiremock test (wrapped responses)', async () => {
-    const wrap = (data: unknown) => ({ data, error: null })
     const { url } = await serve((req, res) => {
       if (req.url === '/configs/active') return json(res, 200, wrap({ sinks: { stdout: sinkConfig(1) }, sources: {} }))
       if (req.url === '/sinks/stdout/configs') return json(res, 200, wrap([sinkConfig(0), sinkConfig(1)]))
