@@ -9,6 +9,7 @@ import { ConfigError, formatIssue } from './errors'
 import { type LogSink, Logger, createLogWriter } from './logger'
 import { type NativeTestBroker, native } from './native'
 import { ConnectorsRuntime } from './runtime'
+import { TransformRegistry } from './transforms/registry'
 import { VERSION } from './version'
 
 /** Exit codes, also listed in --help and docs/config.md. */
@@ -131,8 +132,22 @@ async function runValidate(configPath: string | undefined, env: Env, io: Io): Pr
   out(`config ${loaded.location?.path ?? '(defaults)'}`)
   for (const w of new Set(loaded.warnings.map(formatIssue))) out(`warn   ${w}`)
   try {
-    // TS transforms that are only registered through the embedding API cannot be known here.
-    bindingify(loaded.config, loaded.active)
+    // Any name counts as registered here: the embedding API may register it at run time.
+    const { custom } = bindingify(loaded.config, loaded.active, () => true)
+    const registry = new TransformRegistry()
+    for (const t of custom) {
+      const where = `${t.kind} "${t.key}": transforms.${t.name}`
+      if (typeof t.config.module !== 'string') {
+        out(`warn   ${where}: a TS transform without module; it must be registered with registerTransform() (embedding API only)`)
+        continue
+      }
+      try {
+        registry.resolve(t.name, t.config, t.baseDir)
+      } catch (error) {
+        out(`error  ${where}: module ${t.config.module}: ${(error as Error).message.split('\n')[0]}`)
+        problems++
+      }
+    }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     for (const issue of error.issues) out(`error  ${formatIssue(issue)}`)
