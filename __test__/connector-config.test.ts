@@ -326,6 +326,24 @@ enabled = true
     ])
   })
 
+  it('maps retry and dead-letter settings and the sink consumer group default', () => {
+    const { config } = resolveRuntimeConfig({}, 'c', {})
+    const r = parseConnector(parse(sink('[retry]\ninitial_backoff = "250ms"\nmax_backoff = "1m"\nmultiplier = 3\nmax_attempts = 4\n\n[dead_letter]\nstream = "dlq"\ntopic = "failed"\n')) as Record<string, unknown>, '/cfg/out.toml')
+    if (!r.parsed) throw new ConfigError(r.errors)
+    const { options } = bindingify(config, { sources: [], sinks: [{ kind: 'sink', config: r.parsed.config as SinkConfig, origin: '/cfg/out.toml', createdAt: new Date() }] })
+    expect(options.sinks[0]).toMatchObject({
+      retry: { initialBackoffMs: 250, maxBackoffMs: 60_000, multiplier: 3, maxAttempts: 4 },
+      deadLetter: { stream: 'dlq', topic: 'failed' },
+      streams: [{ stream: 's', topics: ['t'], schema: 'raw', batchLength: 1000, pollIntervalMs: 5, consumerGroup: 'iggy-connect-sink-out' }],
+    })
+    expect(options.sinks[0]?.configDir).toBeUndefined()
+  })
+
+  it('requires a CA file when Iggy TLS is enabled', () => {
+    const { config } = resolveRuntimeConfig({ iggy: { tls: { enabled: true, ca_file: '' } } }, 'c', {})
+    expect(() => bindingify(config, { sources: [], sinks: [] })).toThrow(/iggy\.tls\.ca_file: required when TLS is enabled/)
+  })
+
   it('resolves a token file, prefers it over username/password, and requires credentials', () => {
     const dir = tmpDir({ token: '  pat-123\n', empty: ' \n' })
     expect(resolveToken(`file:${join(dir, 'token')}`)).toBe('pat-123')
