@@ -7,7 +7,9 @@
 #
 # `start` is idempotent: a server already running from DIR is reused and its URL printed again,
 # so test binaries can call it once per run without piling up servers. The cluster is tuned for
-# tests only: fsync off, trust auth, 127.0.0.1 only, wal_level=logical for the CDC tests.
+# tests only: fsync off, trust auth, 127.0.0.1 only, wal_level=logical for the CDC tests, and
+# TLS on with a throw-away CA (DIR/ca.crt, for sslmode=verify-full tests; plain connections
+# still work).
 # When run as root (CI containers), initdb/postgres run as the `postgres` user, which owns DIR.
 set -euo pipefail
 
@@ -72,6 +74,11 @@ start() {
     as_owner "$initdb" -D "$dir/data" -U postgres --auth=trust --no-sync -E UTF8 --locale=C.UTF-8 \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
   fi
+  if [ ! -f "$dir/ca.crt" ] && command -v openssl >/dev/null 2>&1; then
+    make_certs
+  fi
+  local ssl_opts=""
+  [ -f "$dir/ca.crt" ] && ssl_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
   if [ -z "$port" ]; then
     port="$( [ -f "$dir/port" ] && cat "$dir/port" || echo $((20000 + RANDOM % 20000)) )"
     while port_in_use "$port"; do port=$((20000 + RANDOM % 20000)); done
@@ -81,9 +88,25 @@ start() {
     -p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir \
     -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=16 \
     -c fsync=off -c full_page_writes=off \
-    -c max_connections=200 -c shared_buffers=64MB" >/dev/null \
+    -c max_connections=200 -c shared_buffers=64MB $ssl_opts" >/dev/null \
     || { tail -n 30 "$dir/server.log" >&2; exit 1; }
   print_url
+}
+
+# A CA and a server certificate for 127.0.0.1/localhost signed by it.
+make_certs() {
+  (
+    cd "$dir"
+    openssl req -new -x509 -days 3650 -nodes -subj "/CN=iggy-connectors test CA" \
+      -keyout ca.key -out ca.crt >/dev/null 2>&1
+    openssl req -new -nodes -subj "/CN=127.0.0.1" -keyout server.key -out server.csr >/dev/null 2>&1
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >san.ext
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile san.ext -out server.crt >/dev/null 2>&1
+    chmod 600 server.key
+    [ "$(id -u)" = 0 ] && chown postgres:postgres server.key server.crt
+    rm -f server.csr san.ext
+  ) || { echo "pg-test-server: generating TLS certificates failed" >&2; rm -f "$dir/ca.crt"; }
 }
 
 stop() {

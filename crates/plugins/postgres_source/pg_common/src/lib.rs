@@ -12,5 +12,6 @@ pub mod redact;
 pub mod retry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use tokio_postgres;

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, SemaphorePermit};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
+
+use crate::tls::{connector, split_tls_options};
 
 const SESSION_SETUP: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; \
      SET IntervalStyle = 'postgres'; SET standard_conforming_strings = on; \
@@ -16,17 +18,21 @@ const SESSION_SETUP: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; \
 
 pub struct Pool {
     config: Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
     idle: Mutex<Vec<Client>>,
     permits: Semaphore,
 }
 
 impl Pool {
-    /// Parses the URL or key=value connection string. Nothing connects until [`Pool::get`].
-    pub fn new(
-        connection_string: &str,
-        max_connections: u32,
-    ) -> Result<Self, tokio_postgres::Error> {
-        let mut config: Config = connection_string.parse()?;
+    /// Parses the URL or key=value connection string (libpq `sslmode` values, `sslrootcert`).
+    /// Nothing connects until [`Pool::get`]. The error never contains the connection string,
+    /// so it is safe to log.
+    pub fn new(connection_string: &str, max_connections: u32) -> Result<Self, String> {
+        let (connection_string, tls_options) = split_tls_options(connection_string);
+        let mut config: Config = connection_string
+            .parse()
+            .map_err(|e: tokio_postgres::Error| e.to_string())?;
+        let tls = connector(&tls_options)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -35,6 +41,7 @@ impl Pool {
         }
         Ok(Self {
             config,
+            tls,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(max_connections.max(1) as usize),
         })
@@ -64,7 +71,7 @@ impl Pool {
     }
 
     async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
-        let (client, connection) = self.config.connect(NoTls).await?;
+        let (client, connection) = self.config.connect(self.tls.clone()).await?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!("PostgreSQL connection ended: {error}");
