@@ -88,7 +88,7 @@ pub async fn run(
             Err(error) => {
                 poll_failures += 1;
                 let message = format!("poll from '{}/{topic}' failed: {error}", stream.stream);
-                if poll_failures == 1 || poll_failures % 50 == 0 {
+                if poll_failures == 1 || poll_failures.is_multiple_of(50) {
                     ctx.log.warn(TARGET, message.clone());
                 }
                 ctx.stats.record_error(message);
