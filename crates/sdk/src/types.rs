@@ -93,6 +93,29 @@ pub struct RawMessage {
     pub payload: Vec<u8>,
 }
 
+impl RawMessage {
+    /// Encodes headers the way [`RawMessage::headers`] carries them: a separate postcard
+    /// buffer, empty for no (or zero) headers.
+    pub fn encode_headers(
+        headers: Option<&BTreeMap<HeaderKey, HeaderValue>>,
+    ) -> Result<Vec<u8>, postcard::Error> {
+        match headers {
+            Some(headers) if !headers.is_empty() => postcard::to_allocvec(headers),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Decodes [`RawMessage::headers`]; `None` when empty.
+    pub fn decode_headers(
+        &self,
+    ) -> Result<Option<BTreeMap<HeaderKey, HeaderValue>>, postcard::Error> {
+        if self.headers.is_empty() {
+            return Ok(None);
+        }
+        postcard::from_bytes(&self.headers).map(Some)
+    }
+}
+
 /// A batch a source hands to the runtime through its send callback.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProducedMessages {

@@ -133,6 +133,15 @@ fn given_raw_message_should_encode_fields_in_order_with_double_encoded_headers()
     expected.extend([0x02, b'h', b'i']);
     assert_eq!(enc(&message), expected);
     assert_eq!(dec::<RawMessage>(&expected), message);
+    assert_eq!(
+        RawMessage::encode_headers(Some(&headers)).unwrap(),
+        header_bytes
+    );
+    assert_eq!(message.decode_headers().unwrap(), Some(headers.clone()));
+    assert_eq!(
+        RawMessage::encode_headers(Some(&BTreeMap::new())).unwrap(),
+        Vec::<u8>::new()
+    );
 
     let batch = RawMessages {
         schema: Schema::Text,

@@ -89,3 +89,65 @@ pub fn null_callback(plugin: &PluginInfo, id: u32, call: &str) -> i32 {
     );
     INVALID
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Default, Deserialize, PartialEq)]
+    #[serde(default)]
+    struct Defaults {
+        flag: bool,
+        name: String,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Required {
+        url: String,
+    }
+
+    #[test]
+    fn given_null_config_should_fall_back_to_empty_object_for_default_structs() {
+        assert_eq!(
+            parse_config::<Defaults>(b"null").unwrap(),
+            Defaults::default()
+        );
+        assert_eq!(
+            parse_config::<Defaults>(b"  ").unwrap(),
+            Defaults::default()
+        );
+        assert_eq!(parse_config::<Option<Required>>(b"null").unwrap(), None);
+        let error = parse_config::<Required>(b"null").unwrap_err();
+        assert!(error.contains("missing field `url`"), "{error}");
+    }
+
+    #[test]
+    fn given_bad_config_should_name_the_problem() {
+        let error = parse_config::<Defaults>(br#"{"flag": "yes"}"#).unwrap_err();
+        assert!(
+            error.starts_with("invalid plugin_config: invalid type: string"),
+            "{error}"
+        );
+        let error = parse_config::<Defaults>(&[0xFF]).unwrap_err();
+        assert!(error.starts_with("plugin_config is not UTF-8"), "{error}");
+    }
+
+    #[test]
+    fn given_consecutive_failures_should_double_backoff_up_to_five_seconds() {
+        let delays: Vec<_> = [1, 2, 3, 6, 7, 100].map(source::backoff).to_vec();
+        assert_eq!(
+            delays,
+            [100, 200, 400, 3200, 5000, 5000].map(Duration::from_millis)
+        );
+    }
+
+    #[test]
+    fn given_abi_version_should_pack_major_and_minor() {
+        assert_eq!(ABI_VERSION, 0x0001_0000);
+        assert_eq!(ABI_VERSION >> 16, ABI_MAJOR);
+    }
+}

@@ -10,10 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::guard::{CatchUnwind, panic_message, report_error, runtime};
 use super::{FAILED, INVALID, OK, PluginInfo, log};
-use crate::{
-    ConsumedMessage, HeaderKey, HeaderValue, MessagesMetadata, RawMessages, Sink, TopicMetadata,
-    codecs,
-};
+use crate::{ConsumedMessage, MessagesMetadata, RawMessages, Sink, TopicMetadata, codecs};
 
 /// The instances of one sink type in this library, keyed by host-given id.
 pub struct SinkRegistry<T> {
@@ -208,17 +205,13 @@ fn decode_messages(
     let mut dropped = 0usize;
     let mut first_error = None;
     for message in raw.messages {
-        let headers = if message.headers.is_empty() {
-            None
-        } else {
-            match postcard::from_bytes::<BTreeMap<HeaderKey, HeaderValue>>(&message.headers) {
-                Ok(headers) => Some(headers),
-                Err(error) => {
-                    first_error.get_or_insert_with(|| {
-                        format!("offset {}: bad headers: {error}", message.offset)
-                    });
-                    None
-                }
+        let headers = match message.decode_headers() {
+            Ok(headers) => headers,
+            Err(error) => {
+                first_error.get_or_insert_with(|| {
+                    format!("offset {}: bad headers: {error}", message.offset)
+                });
+                None
             }
         };
         match codecs::decode_owned(metadata.schema, message.payload) {
