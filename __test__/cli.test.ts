@@ -116,6 +116,13 @@ describe('iggy-connectors run', () => {
     expect(extra.stderr).toContain('unexpected argument "frobnicate"')
   })
 
+  it('exits 1 when Iggy cannot be reached', async () => {
+    const dir = configDir({}, '[iggy]\naddress = "127.0.0.1:1"\n[http]\nenabled = false\n')
+    const result = await runCli(['--config', 'config.toml'], { cwd: dir })
+    expect(result.code).toBe(1)
+    expect(result.stdout).toMatch(/ERROR iggy_connectors: runtime failed to start: .*127\.0\.0\.1:1/)
+  })
+
   it('documents the exit codes in --help', async () => {
     const help = await runCli(['--help'])
     expect(help.code).toBe(0)
