@@ -65,7 +65,7 @@ interface Io {
 }
 
 /** Resolves when SIGINT/SIGTERM arrives; a second signal calls `force`. */
-function waitForSignal(logger: Logger, force: () => void): Promise<string> {
+export function waitForSignal(logger: Logger, force: () => void): Promise<string> {
   return new Promise((resolve) => {
     let received = false
     const onSignal = (signal: string) => {
