@@ -49,7 +49,8 @@ const deadLetter = z.strictObject({ stream: stringish, topic: stringish })
 const transformTable = z.record(z.string(), z.record(z.string(), z.unknown()).nullable())
 
 const common = {
-  key: z.string().regex(/^[A-Za-z0-9_-]+$/, 'expected a key of letters, digits, "_" or "-"'),
+  // Keys name state files and API paths: no whitespace or path separators.
+  key: z.string().regex(/^[^\s/\\]+$/, 'expected a non-empty key without whitespace, "/" or "\\"'),
   enabled: z.boolean(),
   version: u64,
   name: z.string(),

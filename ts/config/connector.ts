@@ -29,7 +29,8 @@ export interface ConnectorParseResult {
 
 /** The env prefix of one connector: IGGY_CONNECTORS_SINK_MY_KEY_. */
 export function connectorEnvPrefix(kind: ConnectorKind, key: string): string {
-  return `${ENV_PREFIX}${kind.toUpperCase()}_${key.toUpperCase().replaceAll('-', '_')}_`
+  // Characters a shell variable name cannot hold become `_` (upstream only upper-cases).
+  return `${ENV_PREFIX}${kind.toUpperCase()}_${key.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}_`
 }
 
 function knownConnectorVars(kind: ConnectorKind): string[] {
