@@ -207,6 +207,17 @@ impl PostgresSourceConfig {
             if query.contains("$table") && self.tables.is_empty() {
                 return Err("plugin_config.custom_query uses $table but tables is empty".into());
             }
+            // Delete/mark need a real table name to act on.
+            if self.tables.is_empty()
+                && (self.delete_after_read == Some(true)
+                    || non_empty(self.processed_column.clone()).is_some())
+            {
+                return Err(
+                    "plugin_config.delete_after_read / processed_column with a custom_query \
+                            need the table in plugin_config.tables"
+                        .into(),
+                );
+            }
         }
         if mode == Mode::Polling && self.tables.is_empty() && custom_query.is_none() {
             return Err("plugin_config.tables is empty".into());

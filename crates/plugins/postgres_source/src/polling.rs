@@ -44,6 +44,12 @@ fn select_list(columns: &[Column], qualifier: &str) -> Result<(String, Vec<Strin
 }
 
 /// Per-table plans plus the set of columns already warned about.
+fn lock_set(
+    m: &Mutex<std::collections::HashSet<String>>,
+) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Default)]
 pub struct Planner {
     plans: Mutex<HashMap<String, Arc<TablePlan>>>,
@@ -58,6 +64,13 @@ impl Planner {
             if warned.insert(key) {
                 tracing::warn!("{source}: column {column} has no JSON mapping; it is read as text");
             }
+        }
+    }
+
+    /// Logs `message` once per `key`.
+    pub fn warn_once(&self, key: &str, message: &str) {
+        if lock_set(&self.warned).insert(format!("{key}: {message}")) {
+            tracing::warn!("{key}: {message}");
         }
     }
 

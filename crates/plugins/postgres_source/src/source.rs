@@ -204,6 +204,16 @@ impl PostgresSource {
                     .await?
                 }
             };
+            if settings.custom_query.is_some() && fetched.plan.rows.tracking.is_none() {
+                self.planner.warn_once(
+                    "custom_query",
+                    &format!(
+                        "the custom_query result has no column {:?} (tracking_column), so the cursor \
+                         cannot advance and $offset stays at its initial value",
+                        settings.tracking_column
+                    ),
+                );
+            }
             full |= fetched.rows.len() >= settings.batch_size as usize;
             if fetched.rows.is_empty() {
                 continue;
