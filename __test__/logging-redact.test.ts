@@ -65,3 +65,21 @@ describe('log formatting', () => {
     expect(out.trim().split('\n').map((l) => JSON.parse(l).message)).toEqual(['kept'])
   })
 })
+
+describe('engine options in logs', () => {
+  it('masks the Iggy password and secrets inside plugin config JSON', async () => {
+    const { loggableOptions } = await import('../ts/runtime')
+    const text = JSON.stringify(
+      loggableOptions({
+        iggy: { address: 'h:1', username: 'iggy', password: 'pw' },
+        statePath: '/s',
+        sources: [],
+        sinks: [{ key: 'pg', name: 'pg', path: 'p', version: 0, pluginConfigJson: '{"connection_string":"postgres://u:hunter2@db/x","api_token":"t"}', transforms: [], streams: [], verbose: false }],
+      }),
+    )
+    expect(text).not.toContain('hunter2')
+    expect(text).not.toContain('"pw"')
+    expect(text).not.toContain('"t"')
+    expect(text).toContain('postgres://u:******@db/x')
+  })
+})

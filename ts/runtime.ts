@@ -15,6 +15,16 @@ import { type ConnectorStats, type EngineOptions, type JsBatch, type JsMessage, 
 import { redact } from './redact'
 import { type Transform, type TransformFunction, TransformRegistry } from './transforms/registry'
 
+function withParsedPluginConfig<T extends { pluginConfigJson: string }>(c: T): Omit<T, 'pluginConfigJson'> & { pluginConfig: unknown } {
+  const { pluginConfigJson, ...rest } = c
+  return { ...rest, pluginConfig: JSON.parse(pluginConfigJson) as unknown }
+}
+
+/** EngineOptions with secrets masked, plugin configs included (they are JSON strings there). */
+export function loggableOptions(options: EngineOptions): unknown {
+  return redact({ ...options, sources: options.sources.map(withParsedPluginConfig), sinks: options.sinks.map(withParsedPluginConfig) })
+}
+
 /** The part of the native Engine the runtime uses (a fake can stand in for tests). */
 export interface EngineLike {
   onLog(listener: (entry: LogEntry) => void): void
@@ -209,7 +219,7 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
     for (const s of loaded.active.sources) if (s.config.enabled) this.#connectors.set(`source:${s.config.key}`, { id: this.#nextId++, kind: 'source', stored: s })
     for (const s of loaded.active.sinks) if (s.config.enabled) this.#connectors.set(`sink:${s.config.key}`, { id: this.#nextId++, kind: 'sink', stored: s })
     this.logger.info(`starting ${options.sources.length} source(s) and ${options.sinks.length} sink(s); Iggy at ${options.iggy.address}`)
-    this.logger.debug(`engine options: ${JSON.stringify(redact(options))}`)
+    this.logger.debug(`engine options: ${JSON.stringify(loggableOptions(options))}`)
 
     const factory: EngineFactory = this.#options.engineFactory ?? ((o) => new (native().Engine)(o))
     const engine = factory(options)
