@@ -419,7 +419,11 @@ async fn given_50000_rows_when_polled_in_batches_should_emit_each_once_in_order(
     let db = db().await;
     let table = test_messages_table(&db).await;
     insert_rows(&db, &table, 1, 50_000).await;
-    let source = open(config(json!({"tables": [table], "batch_size": 10_000})), None).await;
+    let source = open(
+        config(json!({"tables": [table], "batch_size": 10_000})),
+        None,
+    )
+    .await;
     let started = std::time::Instant::now();
     let mut next = 1i64;
     let mut bytes = 0usize;
@@ -430,7 +434,11 @@ async fn given_50000_rows_when_polled_in_batches_should_emit_each_once_in_order(
             assert_eq!(id, json!(next));
             next += 1;
         }
-        bytes += batch.messages.iter().map(|m| m.payload.len()).sum::<usize>();
+        bytes += batch
+            .messages
+            .iter()
+            .map(|m| m.payload.len())
+            .sum::<usize>();
         source.ack().await.unwrap();
     }
     let elapsed = started.elapsed();
