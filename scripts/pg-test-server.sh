@@ -5,6 +5,8 @@
 #   scripts/pg-test-server.sh stop  [--dir DIR]
 #   scripts/pg-test-server.sh url   [--dir DIR]
 #
+# PG_TEST_WAL_LEVEL overrides wal_level (default logical) when `start` starts the server.
+#
 # `start` is idempotent: a server already running from DIR is reused and its URL printed again,
 # so test binaries can call it once per run without piling up servers. The cluster is tuned for
 # tests only: fsync off, trust auth, 127.0.0.1 only, wal_level=logical for the CDC tests, and
@@ -86,7 +88,7 @@ start() {
   echo "$port" | as_owner tee "$dir/port" >/dev/null
   as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o "\
     -p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir \
-    -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=16 \
+    -c wal_level=${PG_TEST_WAL_LEVEL:-logical} -c max_replication_slots=64 -c max_wal_senders=16 \
     -c fsync=off -c full_page_writes=off \
     -c max_connections=200 -c shared_buffers=64MB $ssl_opts" >/dev/null \
     || { tail -n 30 "$dir/server.log" >&2; exit 1; }

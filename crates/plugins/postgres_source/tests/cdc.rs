@@ -247,3 +247,22 @@ async fn given_slot_with_other_plugin_when_opened_should_fail_and_recover_after_
     source.ack().await.unwrap();
     drop_slot(&db, &slot).await;
 }
+
+#[tokio::test]
+async fn given_server_without_logical_wal_when_opened_should_explain_the_fix() {
+    let replica = iggy_connector_postgres_common::testing::TestServer::start_with_env(
+        "source-wal-replica",
+        &[("PG_TEST_WAL_LEVEL", "replica")],
+    );
+    let mut cfg = config(json!({"mode": "cdc", "tables": ["t"]}));
+    cfg["connection_string"] = json!(replica.url);
+    let cfg: iggy_connector_postgres_source::PostgresSourceConfig =
+        serde_json::from_value(cfg).unwrap();
+    let mut source = iggy_connector_postgres_source::PostgresSource::new(1, cfg, None);
+    let error = source.open().await.unwrap_err().to_string();
+    replica.stop();
+    assert!(
+        error.contains("wal_level = logical") && error.contains("wal_level = replica"),
+        "{error}"
+    );
+}

@@ -19,7 +19,12 @@ fn script() -> PathBuf {
 }
 
 fn run(args: &[&str], dir: &PathBuf) -> String {
+    run_with_env(args, dir, &[])
+}
+
+fn run_with_env(args: &[&str], dir: &PathBuf, env: &[(&str, &str)]) -> String {
     let output = Command::new("bash")
+        .envs(env.iter().copied())
         .arg(script())
         .args(args)
         .arg("--dir")
@@ -43,6 +48,15 @@ impl TestServer {
     pub fn start(name: &str) -> TestServer {
         let dir = std::env::temp_dir().join(format!("iggy-connectors-pg-{name}"));
         let url = run(&["start"], &dir);
+        TestServer { dir, url }
+    }
+
+    /// Starts (or reuses) the server named `name` with extra script settings, e.g.
+    /// `PG_TEST_WAL_LEVEL=replica` (they apply when this call starts the server, not to one
+    /// already running).
+    pub fn start_with_env(name: &str, env: &[(&str, &str)]) -> TestServer {
+        let dir = std::env::temp_dir().join(format!("iggy-connectors-pg-{name}"));
+        let url = run_with_env(&["start"], &dir, env);
         TestServer { dir, url }
     }
 
