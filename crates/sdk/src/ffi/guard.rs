@@ -41,15 +41,15 @@ pub fn last_error() -> String {
 
 /// Logs an error at ERROR through the host callback and records it as the last error.
 pub fn report_error(plugin: &PluginInfo, message: String) {
-    log::emit(log::ERROR, plugin.name, &message);
+    let _ = log::emit(log::ERROR, plugin.name, &message);
     *LAST_ERROR
         .lock()
         .unwrap_or_else(|poison| poison.into_inner()) = message;
 }
 
 /// Installs (once per library) a panic hook that sends the panic and its location to the
-/// host log, then defers to the previous hook. The hook belongs to this library's copy of
-/// `std`, so the host process's own hook is untouched.
+/// host log; only without a log callback does it defer to the previous hook (stderr). The
+/// hook belongs to this library's copy of `std`, so the host process's own hook is untouched.
 pub fn install_panic_hook(plugin: &'static PluginInfo) {
     PANIC_HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -59,8 +59,9 @@ pub fn install_panic_hook(plugin: &'static PluginInfo) {
                 .map(|l| format!("{}:{}", l.file(), l.line()))
                 .unwrap_or_else(|| "unknown location".to_owned());
             let message = format!("panic at {location}: {}", panic_message(info.payload()));
-            log::emit(log::ERROR, plugin.name, &message);
-            previous(info);
+            if !log::emit(log::ERROR, plugin.name, &message) {
+                previous(info);
+            }
         }));
     });
 }

@@ -42,8 +42,8 @@ pub fn install(callback: Option<LogCallback>) {
     });
 }
 
-/// Sends one line to the host, if it gave a callback.
-pub fn emit(level: u8, target: &str, message: &str) {
+/// Sends one line to the host; `false` when the host gave no callback.
+pub fn emit(level: u8, target: &str, message: &str) -> bool {
     let callback = *CALLBACK.read().unwrap_or_else(|poison| poison.into_inner());
     if let Some(callback) = callback {
         callback(
@@ -54,6 +54,7 @@ pub fn emit(level: u8, target: &str, message: &str) {
             message.len(),
         );
     }
+    callback.is_some()
 }
 
 struct CallbackLayer;
@@ -71,7 +72,7 @@ impl<S: Subscriber> Layer<S> for CallbackLayer {
         let mut line = LineVisitor::default();
         event.record(&mut line);
         let target = metadata.module_path().unwrap_or(metadata.target());
-        emit(level, target, &line.finish());
+        let _ = emit(level, target, &line.finish());
     }
 }
 
