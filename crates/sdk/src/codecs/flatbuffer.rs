@@ -12,8 +12,10 @@ use serde_json::Value;
 use crate::codecs::CodecError;
 use crate::{Payload, Schema};
 
-/// Options of the FlatBuffers codec (upstream `FlatBufferConfig` defaults).
-#[derive(Debug, Clone)]
+/// Options of the FlatBuffers codec (upstream `FlatBufferConfig` defaults). Deserializes
+/// from the upstream key names; missing keys take the defaults.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct FlatBufferOptions {
     /// Decode into a JSON summary (default `true`); `false` keeps `Payload::FlatBuffer` bytes.
     pub extract_as_json: bool,

@@ -59,7 +59,8 @@ impl CodecError {
 
 /// Options for the schema-specific codecs. `Default` matches upstream's defaults, which is
 /// also all that upstream's runtime ever uses.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct CodecOptions {
     pub proto: ProtoOptions,
     pub flatbuffer: FlatBufferOptions,

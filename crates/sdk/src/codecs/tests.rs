@@ -406,3 +406,17 @@ fn given_raw_and_text_should_encode_flatbuffer_vector_and_string() {
     let bytes = encode(Schema::FlatBuffer, Payload::Json(json!([1]))).unwrap();
     assert_eq!(flatbuffers::root::<&str>(&bytes).unwrap(), "[1]");
 }
+
+#[test]
+fn given_options_json_should_deserialize_upstream_keys_with_defaults() {
+    let options: CodecOptions = serde_json::from_value(json!({
+        "proto": {"use_any_wrapper": false, "message_type": "shop.Order"},
+        "flatbuffer": {"verify_buffers": false}
+    }))
+    .unwrap();
+    assert!(!options.proto.use_any_wrapper);
+    assert_eq!(options.proto.type_url_prefix, "type.googleapis.com");
+    assert_eq!(options.proto.message_type.as_deref(), Some("shop.Order"));
+    assert!(!options.flatbuffer.verify_buffers);
+    assert!(options.flatbuffer.extract_as_json);
+}

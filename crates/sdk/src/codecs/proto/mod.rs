@@ -26,7 +26,9 @@ use crate::{Payload, Schema};
 pub use schema::MessageSchema;
 
 /// Options of the protobuf codec (upstream `ProtoConfig`, minus the schema registry).
-#[derive(Debug, Clone)]
+/// Deserializes from the upstream key names; missing keys take the defaults.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default)]
 pub struct ProtoOptions {
     /// Treat schema-less payloads as `google.protobuf.Any` (default `true`). When `false` the
     /// decoder returns the bytes as `Payload::Raw` and the encoder passes bytes through.
@@ -35,7 +37,9 @@ pub struct ProtoOptions {
     pub type_url_prefix: String,
     /// Fully qualified message name (e.g. `shop.Order`) of the schema to use.
     pub message_type: Option<String>,
-    /// A serialized `FileDescriptorSet` (`protoc --descriptor_set_out`).
+    /// A serialized `FileDescriptorSet` (`protoc --descriptor_set_out`). Not read from
+    /// config (use `schema_path`).
+    #[serde(skip)]
     pub descriptor_set: Option<Vec<u8>>,
     /// Path of a compiled descriptor set file. `.proto` sources cannot be compiled here.
     pub schema_path: Option<PathBuf>,
@@ -44,6 +48,7 @@ pub struct ProtoOptions {
     /// The schema loaded on first use; leave it `Default`. Set the fields above before the
     /// first decode/encode. A clone starts with an empty cache, so
     /// `ProtoOptions { message_type: …, ..options.clone() }` never sees a stale schema.
+    #[serde(skip)]
     pub schema_cache: SchemaCache,
 }
 
