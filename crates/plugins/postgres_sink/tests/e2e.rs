@@ -55,49 +55,29 @@ fn retry() -> RetryConfig {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn given_100000_rows_when_piped_through_iggy_should_land_once_in_sink_table() {
-    const TOTAL: i64 = 100_000;
-    let server = TestServer::shared("e2e");
-    let db = connect(&server.url).await;
-    let source_table = unique_name("e2e_source");
-    let sink_table = unique_name("e2e_sink");
-    db.batch_execute(&format!(
-        "CREATE TABLE {source_table} (id BIGSERIAL PRIMARY KEY, name TEXT, amount NUMERIC(12,2), \
-         created_at TIMESTAMPTZ DEFAULT now());
-         INSERT INTO {source_table} (name, amount) SELECT 'row ' || g, g / 100.0 FROM generate_series(1, {TOTAL}) g;"
-    ))
-    .await
-    .unwrap();
-
+/// An engine with one PostgreSQL source and one PostgreSQL sink joined by topic `pg/rows`.
+fn pipeline(
+    broker: &BrokerHandle,
+    state_dir: &std::path::Path,
+    source_config: serde_json::Value,
+    sink_config: serde_json::Value,
+) -> Engine {
     let (source_lib, sink_lib) = plugins();
-    let broker = BrokerHandle::start(BrokerConfig::default())
-        .await
-        .expect("broker starts");
-    let state_dir = std::env::temp_dir().join(unique_name("e2e_state"));
-    let engine = Engine::new(EngineConfig {
+    Engine::new(EngineConfig {
         iggy: IggyConfig {
             address: broker.address().to_string(),
             username: Some("iggy".into()),
             password: Some("iggy".into()),
             ..IggyConfig::default()
         },
-        state_path: state_dir.clone(),
+        state_path: state_dir.to_path_buf(),
         sources: vec![SourceConfig {
             key: "pg".into(),
             name: "postgres source".into(),
             path: source_lib.display().to_string(),
             config_dir: None,
             version: 1,
-            plugin_config_json: json!({
-                "connection_string": server.url,
-                "mode": "polling",
-                "tables": [source_table],
-                "batch_size": 5000,
-                "poll_interval": "10ms",
-                "delete_after_read": true,
-            })
-            .to_string(),
+            plugin_config_json: source_config.to_string(),
             transforms: vec![],
             streams: vec![SourceStreamConfig {
                 stream: "pg".into(),
@@ -119,14 +99,7 @@ async fn given_100000_rows_when_piped_through_iggy_should_land_once_in_sink_tabl
             path: sink_lib.display().to_string(),
             config_dir: None,
             version: 1,
-            plugin_config_json: json!({
-                "connection_string": server.url,
-                "target_table": sink_table,
-                "auto_create_table": true,
-                "payload_format": "json",
-                "batch_size": 1000,
-            })
-            .to_string(),
+            plugin_config_json: sink_config.to_string(),
             transforms: vec![],
             streams: vec![SinkStreamConfig {
                 stream: "pg".into(),
@@ -140,7 +113,62 @@ async fn given_100000_rows_when_piped_through_iggy_should_land_once_in_sink_tabl
             retry: retry(),
             dead_letter: None,
         }],
-    });
+    })
+}
+
+/// Polls `sql` (a count) until it reaches `want` or `timeout` passes; returns the last count.
+async fn wait_count(db: &tokio_postgres::Client, sql: &str, want: i64, timeout: Duration) -> i64 {
+    let deadline = Instant::now() + timeout;
+    let mut seen = 0;
+    while Instant::now() < deadline {
+        // The sink's table appears when the sink opens.
+        seen = db.query_one(sql, &[]).await.map(|r| r.get(0)).unwrap_or(0);
+        if seen >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_100000_rows_when_piped_through_iggy_should_land_once_in_sink_table() {
+    const TOTAL: i64 = 100_000;
+    let server = TestServer::shared("e2e");
+    let db = connect(&server.url).await;
+    let source_table = unique_name("e2e_source");
+    let sink_table = unique_name("e2e_sink");
+    db.batch_execute(&format!(
+        "CREATE TABLE {source_table} (id BIGSERIAL PRIMARY KEY, name TEXT, amount NUMERIC(12,2), \
+         created_at TIMESTAMPTZ DEFAULT now());
+         INSERT INTO {source_table} (name, amount) SELECT 'row ' || g, g / 100.0 FROM generate_series(1, {TOTAL}) g;"
+    ))
+    .await
+    .unwrap();
+
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker starts");
+    let state_dir = std::env::temp_dir().join(unique_name("e2e_state"));
+    let engine = pipeline(
+        &broker,
+        &state_dir,
+        json!({
+            "connection_string": server.url,
+            "mode": "polling",
+            "tables": [source_table],
+            "batch_size": 5000,
+            "poll_interval": "10ms",
+            "delete_after_read": true,
+        }),
+        json!({
+            "connection_string": server.url,
+            "target_table": sink_table,
+            "auto_create_table": true,
+            "payload_format": "json",
+            "batch_size": 1000,
+        }),
+    );
     let started = Instant::now();
     let stats = engine.start().await.expect("engine starts");
     assert!(
@@ -148,20 +176,13 @@ async fn given_100000_rows_when_piped_through_iggy_should_land_once_in_sink_tabl
         "{stats:#?}"
     );
 
-    let count_sql = format!("SELECT count(*) FROM {sink_table}");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut stored = 0i64;
-    while Instant::now() < deadline {
-        // The table appears when the sink opens.
-        stored = match db.query_one(&count_sql, &[]).await {
-            Ok(row) => row.get(0),
-            Err(_) => 0,
-        };
-        if stored >= TOTAL {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let stored = wait_count(
+        &db,
+        &format!("SELECT count(*) FROM {sink_table}"),
+        TOTAL,
+        Duration::from_secs(300),
+    )
+    .await;
     let elapsed = started.elapsed();
     let source_stats = engine
         .stats()
@@ -205,4 +226,99 @@ async fn given_100000_rows_when_piped_through_iggy_should_land_once_in_sink_tabl
         state.decode().expect("upstream-shaped state");
     assert_eq!(offsets[&source_table], TOTAL.to_string());
     assert_eq!(processed, TOTAL as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_cdc_changes_when_piped_through_iggy_should_land_once_in_sink_table() {
+    let server = TestServer::shared("e2e");
+    let db = connect(&server.url).await;
+    let table = unique_name("e2e_cdc");
+    let sink_table = unique_name("e2e_cdc_sink");
+    let slot = unique_name("e2e_slot");
+    db.batch_execute(&format!(
+        "CREATE TABLE {table} (id INT PRIMARY KEY, v TEXT)"
+    ))
+    .await
+    .unwrap();
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker starts");
+    let state_dir = std::env::temp_dir().join(unique_name("e2e_state"));
+    let engine = pipeline(
+        &broker,
+        &state_dir,
+        json!({"connection_string": server.url, "mode": "cdc", "tables": [table],
+               "replication_slot": slot, "batch_size": 500, "poll_interval": "10ms"}),
+        json!({"connection_string": server.url, "target_table": sink_table,
+               "auto_create_table": true, "payload_format": "json"}),
+    );
+    let stats = engine.start().await.expect("engine starts");
+    assert!(
+        stats.iter().all(|s| s.status == Status::Running),
+        "{stats:#?}"
+    );
+    // 2 000 inserts in 20 transactions, 1 000 updates, 500 deletes, and a rolled-back insert.
+    for chunk in 0..20 {
+        db.batch_execute(&format!(
+            "INSERT INTO {table} SELECT g, 'v' || g FROM generate_series({}, {}) g",
+            chunk * 100 + 1,
+            chunk * 100 + 100
+        ))
+        .await
+        .unwrap();
+    }
+    db.batch_execute(&format!(
+        "UPDATE {table} SET v = 'updated' WHERE id <= 1000"
+    ))
+    .await
+    .unwrap();
+    db.batch_execute(&format!("DELETE FROM {table} WHERE id > 1500"))
+        .await
+        .unwrap();
+    db.batch_execute("BEGIN").await.unwrap();
+    db.batch_execute(&format!("INSERT INTO {table} VALUES (99999, 'never')"))
+        .await
+        .unwrap();
+    db.batch_execute("ROLLBACK").await.unwrap();
+
+    let count_sql = format!("SELECT count(*) FROM {sink_table}");
+    let stored = wait_count(&db, &count_sql, 3_500, Duration::from_secs(120)).await;
+    // Give a duplicate or a stray change time to show up before stopping.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored_after = wait_count(&db, &count_sql, 0, Duration::from_secs(1)).await;
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    db.execute("SELECT pg_drop_replication_slot($1)", &[&slot])
+        .await
+        .unwrap();
+    assert_eq!((stored, stored_after), (3_500, 3_500));
+    let ops: Vec<(String, i64)> = db
+        .query(
+            &format!(
+                "SELECT payload->>'operation_type', count(*) FROM {sink_table} GROUP BY 1 ORDER BY 1"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("DELETE".into(), 500),
+            ("INSERT".into(), 2_000),
+            ("UPDATE".into(), 1_000)
+        ]
+    );
+    let never: i64 = db
+        .query_one(
+            &format!("SELECT count(*) FROM {sink_table} WHERE payload->'data'->>'id' = '99999'"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(never, 0, "rolled-back insert never delivered");
 }
