@@ -46,6 +46,12 @@ async fn given_source_and_sink_when_running_should_deliver_every_message_transfo
         read_lines(&output).len()
     );
     let elapsed = started.elapsed();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            stats_of(&engine, ConnectorKind::Sink, "rec").messages_out >= total
+        })
+        .await
+    );
     let lines = read_lines(&output);
     assert_eq!(lines.len() as u64, total);
     let seqs: BTreeSet<u64> = lines.iter().map(|l| seq_of(&l.payload)).collect();
@@ -160,7 +166,9 @@ async fn given_malformed_json_when_sinking_should_count_log_and_dead_letter_then
     assert!(wait_for(Duration::from_secs(20), || read_lines(&output).len() >= 90).await);
     assert!(
         wait_for(Duration::from_secs(5), || {
-            stats_of(&engine, ConnectorKind::Sink, "rec").dead_lettered >= 10
+            // Lines are written inside consume; the counters move right after it returns.
+            let stats = stats_of(&engine, ConnectorKind::Sink, "rec");
+            stats.dead_lettered >= 10 && stats.messages_out >= 90
         })
         .await
     );
@@ -269,6 +277,47 @@ async fn given_broken_connectors_when_starting_should_isolate_them_and_run_the_r
     assert!(wait_for(Duration::from_secs(20), || read_lines(&output).len() >= 50).await);
     assert_eq!(read_lines(&output).len(), 50);
     assert!(!dir.join("dup.txt").exists());
+    engine.stop(Duration::from_secs(5)).await;
+    broker.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_legacy_abi_source_when_running_should_deliver_all_and_save_state_after_send() {
+    let broker = Broker::start().await;
+    let dir = temp_dir("legacy");
+    let state = dir.join("state");
+    let output = dir.join("out.txt");
+    let mut src = source(
+        "old",
+        json!({"total": 300, "batch_size": 30}),
+        "legacy",
+        "events",
+    );
+    src.path = plugin("engine_test_legacy_source").display().to_string();
+    let engine = engine(
+        &broker.address,
+        &state,
+        vec![src],
+        vec![sink("rec", &output, 0, "legacy", "events")],
+    );
+    engine.start().await.expect("starts");
+    assert!(wait_for(Duration::from_secs(20), || read_lines(&output).len() >= 300).await);
+    let seqs: Vec<u64> = read_lines(&output)
+        .iter()
+        .map(|l| seq_of(&l.payload))
+        .collect();
+    assert_eq!(seqs, (0..300).collect::<Vec<_>>());
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            stats_of(&engine, ConnectorKind::Source, "old").batches >= 10
+        })
+        .await
+    );
+    let stats = stats_of(&engine, ConnectorKind::Source, "old");
+    assert_eq!(stats.messages_out, 300);
+    assert_eq!(stats.batches, 10);
+    let saved = std::fs::read(state.join("source_old.state")).expect("state saved");
+    assert_eq!(u64::from_le_bytes(saved.try_into().unwrap()), 300);
     engine.stop(Duration::from_secs(5)).await;
     broker.stop().await;
 }
