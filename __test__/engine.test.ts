@@ -179,6 +179,7 @@ describe('native binding', () => {
       expect(line.id).toBe(String(value.seq + 1))
     }
     expect(batches[0]).toBe('source:seq:keep_even:tsx/events')
+    await until(() => stat(e, 'source', 'seq').messagesOut >= 100)
     const src = stat(e, 'source', 'seq')
     expect(src.filtered).toBe(100)
     expect(src.messagesOut).toBe(100)
