@@ -190,6 +190,32 @@ describe('native binding', () => {
     expect(logs.some((l) => l.connectorKey === 'seq' && l.message.startsWith('source started'))).toBe(true)
   })
 
+  it('runs a TypeScript transform on the sink side with offsets, dropping what it omits', async () => {
+    const b = await broker()
+    const dir = tmpDir()
+    const out = join(dir, 'out.txt')
+    const e = engine({
+      iggy: iggy(b.address),
+      statePath: join(dir, 'state'),
+      sources: [source('seq', testPlugin('engine_test_source'), { total: 90, batch_size: 30 }, 'tss')],
+      sinks: [sink('rec', testPlugin('engine_test_sink'), { output: out }, 'tss', [{ type: 'drop_thirds', configJson: '{"enabled":true}' }])],
+    })
+    const seen: number[] = []
+    e.onTransform(async (batch) => {
+      expect(batch.kind).toBe('sink')
+      for (const m of batch.messages) seen.push(m.offset!)
+      return batch.messages.filter((m) => m.offset! % 3 !== 0)
+    })
+    await e.start()
+    await until(() => lines(out).length >= 60 && stat(e, 'sink', 'rec').filtered >= 30)
+    await new Promise((r) => setTimeout(r, 100))
+    const got = lines(out)
+    expect(got).toHaveLength(60)
+    expect(got.every((l) => l.offset % 3 !== 0)).toBe(true)
+    expect(seen).toEqual(Array.from({ length: 90 }, (_, i) => i))
+    expect(stat(e, 'sink', 'rec').transformErrors).toBe(0)
+  })
+
   it('restarts a source and resumes from its state without gap or duplicate', async () => {
     const b = await broker()
     const dir = tmpDir()
