@@ -14,7 +14,7 @@ const native = createRequire(import.meta.url)('../index.js') as typeof Native
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+  for (const cleanup of cleanups.splice(0).toReversed()) await cleanup()
 })
 
 async function broker(): Promise<Native.TestBroker> {
