@@ -321,3 +321,52 @@ async fn given_legacy_abi_source_when_running_should_deliver_all_and_save_state_
     engine.stop(Duration::from_secs(5)).await;
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_iggy_refusing_sends_when_retries_run_out_should_nack_and_keep_the_old_state() {
+    // The broker refuses messages once ~1.5 KB are stored: the first batch fits, later ones
+    // fail with TopicFull.
+    let Some(broker) = Broker::start_capped(1_500).await else {
+        return;
+    };
+    let dir = temp_dir("nack");
+    let state = dir.join("state");
+    let mut src = source(
+        "seq",
+        json!({"total": 100, "batch_size": 10}),
+        "full",
+        "events",
+    );
+    src.retry.max_attempts = 2;
+    let engine = engine(&broker.address, &state, vec![src], vec![]);
+    engine.start().await.expect("starts");
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            stats_of(&engine, ConnectorKind::Source, "seq").send_errors >= 6
+        })
+        .await
+    );
+    let stats = stats_of(&engine, ConnectorKind::Source, "seq");
+    assert_eq!(
+        stats.status,
+        Status::Running,
+        "a failing send is retried, not fatal"
+    );
+    assert_eq!(
+        stats.messages_out, 10,
+        "only the first batch was acknowledged"
+    );
+    let last_error = stats.last_error.expect("last error recorded").message;
+    assert!(
+        last_error.contains("send to 'full/events' failed"),
+        "{last_error}"
+    );
+    let saved = std::fs::read(state.join("source_seq.state")).expect("first batch saved");
+    assert_eq!(
+        u64::from_le_bytes(saved.try_into().unwrap()),
+        10,
+        "state never advanced past the Nacked batch"
+    );
+    engine.stop(Duration::from_secs(5)).await;
+    broker.stop().await;
+}

@@ -36,6 +36,24 @@ impl Broker {
         }
     }
 
+    /// An embedded broker with a cap on stored bytes; `None` when an external server is used
+    /// (it cannot be capped from here).
+    pub async fn start_capped(max_bytes: u64) -> Option<Broker> {
+        if std::env::var("IGGY_TEST_SERVER").is_ok() {
+            return None;
+        }
+        let handle = BrokerHandle::start(BrokerConfig {
+            max_bytes: Some(max_bytes),
+            ..BrokerConfig::default()
+        })
+        .await
+        .expect("embedded broker starts");
+        Some(Broker {
+            address: handle.address().to_string(),
+            handle: Some(handle),
+        })
+    }
+
     pub async fn stop(self) {
         if let Some(handle) = self.handle {
             handle.shutdown().await;
