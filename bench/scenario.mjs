@@ -36,6 +36,22 @@ function renameUserId(batch) {
 
 const POLL_MS = 5
 
+/**
+ * Peak RSS of this process in KiB. On Linux VmHWM, because getrusage's maxrss
+ * (process.resourceUsage().maxRSS) of a spawned child starts at the parent's RSS at fork time:
+ * with the embedded broker in the parent, it would report the broker's memory.
+ */
+function peakRssKiB() {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8')
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(status)
+    if (match) return Number(match[1])
+  } catch {
+    // not Linux: fall through
+  }
+  return process.resourceUsage().maxRSS
+}
+
 function transformsOf(spec) {
   const list = spec.transforms ? [...BUILTIN_TRANSFORMS] : []
   if (spec.tsTransform) list.push({ type: TS_TRANSFORM, configJson: JSON.stringify({ enabled: true }) })
@@ -149,7 +165,7 @@ async function run(spec) {
     cpuSystemMs: cpu.system / 1000,
     tsBatches,
     plugin: report,
-    maxRssKiB: process.resourceUsage().maxRSS,
+    maxRssKiB: peakRssKiB(),
     warnings: errors.slice(0, 5),
   }
 }

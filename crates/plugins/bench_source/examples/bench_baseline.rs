@@ -21,9 +21,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use iggy::prelude::{
-    Client, CompressionAlgorithm, Consumer, ConsumerGroupClient, ConsumerOffsetClient,
-    Identifier, IggyClient, IggyError, IggyExpiry, IggyMessage, MaxTopicSize, MessageClient,
-    Partitioning, PollingStrategy, StreamClient, TcpClient, TcpClientConfig, TopicClient,
+    Client, CompressionAlgorithm, Consumer, ConsumerGroupClient, ConsumerOffsetClient, Identifier,
+    IggyClient, IggyError, IggyExpiry, IggyMessage, MaxTopicSize, MessageClient, Partitioning,
+    PollingStrategy, StreamClient, TcpClient, TcpClientConfig, TopicClient,
 };
 use iggy_common::{AutoLogin, Credentials};
 use iggy_connector_bench_source::{BenchSourceConfig, generate, percentile};
@@ -71,7 +71,15 @@ async fn main() -> Result<()> {
         "send" => {
             let payload_size = args.get(6).map_or(Ok(200), |s| s.parse())?;
             ensure_topic(&client, &stream, &stream_id, &topic, &topic_id).await?;
-            send(&client, &stream_id, &topic_id, messages, batch, payload_size).await?
+            send(
+                &client,
+                &stream_id,
+                &topic_id,
+                messages,
+                batch,
+                payload_size,
+            )
+            .await?
         }
         "poll" => {
             let group: String = arg(&args, 6, "group");
@@ -191,9 +199,7 @@ async fn poll(
     {
         client.create_consumer_group(stream, topic, group).await?;
     }
-    client
-        .join_consumer_group(stream, topic, &group_id)
-        .await?;
+    client.join_consumer_group(stream, topic, &group_id).await?;
     let consumer = Consumer::group(group_id);
     let strategy = PollingStrategy::next();
     let mut latencies = Vec::with_capacity(messages.div_ceil(batch as u64) as usize);

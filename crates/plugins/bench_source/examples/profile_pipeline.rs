@@ -44,7 +44,10 @@ async fn run_until(engine: &Engine, messages: u64) -> Duration {
         if stats[0].messages_out >= messages {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(1200), "timed out: {stats:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1200),
+            "timed out: {stats:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
@@ -56,7 +59,9 @@ async fn run_until(engine: &Engine, messages: u64) -> Duration {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 4 {
-        eprintln!("usage: profile_pipeline <bench_source.so> <null_sink.so> <messages> <batch> [transforms]");
+        eprintln!(
+            "usage: profile_pipeline <bench_source.so> <null_sink.so> <messages> <batch> [transforms]"
+        );
         std::process::exit(2);
     }
     let messages: u64 = args[2].parse().expect("messages is a number");
