@@ -370,3 +370,40 @@ async fn given_iggy_refusing_sends_when_retries_run_out_should_nack_and_keep_the
     engine.stop(Duration::from_secs(5)).await;
     broker.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_a_second_engine_when_it_starts_a_loaded_plugin_should_receive_its_tagged_logs() {
+    let broker = Broker::start().await;
+    let dir = temp_dir("logs");
+    let config = || {
+        vec![source(
+            "log-src",
+            json!({"total": 1, "batch_size": 1}),
+            "logs",
+            "events",
+        )]
+    };
+    let first = engine(&broker.address, &dir.join("a"), config(), vec![]);
+    first.start().await.expect("first starts");
+    first.stop(Duration::from_secs(5)).await;
+    let second = engine(&broker.address, &dir.join("b"), config(), vec![]);
+    let logs = second.logs().receiver();
+    second.start().await.expect("second starts");
+    let mut plugin_line = None;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while plugin_line.is_none() && Instant::now() < deadline {
+        if let Ok(Ok(entry)) =
+            tokio::time::timeout(Duration::from_millis(100), logs.recv_async()).await
+            && entry.target == "engine_test_source"
+        {
+            plugin_line = Some(entry);
+        }
+    }
+    let line = plugin_line.expect("the plugin's open log reached the second engine");
+    // Tests in this binary share the library: other running connectors' keys may be joined in.
+    let keys = line.connector_key.unwrap_or_default();
+    assert!(keys.split(',').any(|k| k == "log-src"), "{keys}");
+    assert!(line.message.contains("opened instance"), "{}", line.message);
+    second.stop(Duration::from_secs(5)).await;
+    broker.stop().await;
+}

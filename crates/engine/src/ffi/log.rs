@@ -29,16 +29,22 @@ pub fn allocate_slot() -> usize {
     NEXT_SLOT.fetch_add(1, Ordering::Relaxed) % SLOTS
 }
 
-/// Registers `key` as a user of `slot`, logging to `bus`.
+/// Registers `key` as a user of `slot`, logging to `bus`. The most recent registration's bus
+/// wins: when a later engine in the same process starts a connector on this library, the
+/// library's log lines follow it.
 pub fn attach(slot: usize, key: &str, bus: &LogBus) {
     let mut table = SLOT_TABLE.write().unwrap_or_else(|p| p.into_inner());
     let entry = &mut table[slot % SLOTS];
     if !entry.keys.iter().any(|k| k == key) {
         entry.keys.push(key.to_owned());
     }
-    if entry.bus.is_none() {
-        entry.bus = Some(bus.clone());
-    }
+    entry.bus = Some(bus.clone());
+}
+
+/// `key` stopped using `slot`: its name leaves the tag of the library's log lines.
+pub fn detach(slot: usize, key: &str) {
+    let mut table = SLOT_TABLE.write().unwrap_or_else(|p| p.into_inner());
+    table[slot % SLOTS].keys.retain(|k| k != key);
 }
 
 extern "C" fn log_callback<const SLOT: usize>(

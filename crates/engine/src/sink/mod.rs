@@ -45,6 +45,7 @@ pub struct Shared {
 
 pub struct RunningSink {
     shared: Arc<Shared>,
+    log_slot: usize,
     symbols: SinkSymbols,
     stopping: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -59,7 +60,6 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
         Some(symbols.version.clone()),
         Some(library.path.display().to_string()),
     );
-    ffi::log::attach(library.log_slot, &key, ctx.log.bus());
     let stages = Stages::build(&key, &ctx.config.transforms)?;
     for warning in stages.warnings() {
         ctx.log.warn(TARGET, warning.clone());
@@ -86,6 +86,8 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
     }
 
     let id = ffi::next_plugin_id();
+    let log_slot = library.log_slot;
+    ffi::log::attach(log_slot, &key, ctx.log.bus());
     let config_json = ctx.config.plugin_config_json.clone();
     let open = symbols.open;
     let log_cb = ffi::log::callback(library.log_slot);
@@ -96,6 +98,7 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
     .await
     .unwrap_or(-2);
     if code != 0 {
+        ffi::log::detach(log_slot, &key);
         return Err(EngineError::PluginCall {
             key,
             call: "iggy_sink_open",
@@ -129,6 +132,7 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
         .info(TARGET, format!("sink started (plugin id {id})"));
     Ok(RunningSink {
         shared,
+        log_slot,
         symbols,
         stopping,
         tasks,
@@ -174,6 +178,7 @@ impl RunningSink {
                 format!("iggy_sink_close did not succeed: {closed:?}"),
             );
         }
+        ffi::log::detach(self.log_slot, &ctx.config.key);
         for stream in &ctx.config.streams {
             let group = stream.group_name(&ctx.config.key);
             for topic in &stream.topics {

@@ -37,6 +37,7 @@ pub struct SourceContext {
 
 pub struct RunningSource {
     id: u32,
+    log_slot: usize,
     symbols: SourceSymbols,
     stopping: watch::Sender<bool>,
     forwarder: JoinHandle<()>,
@@ -54,7 +55,6 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
         Some(symbols.version.clone()),
         Some(library.path.display().to_string()),
     );
-    ffi::log::attach(library.log_slot, &key, ctx.log.bus());
     let stages = Stages::build(&key, &ctx.config.transforms)?;
     for warning in stages.warnings() {
         ctx.log.warn(TARGET, warning.clone());
@@ -97,6 +97,8 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
     let (tx, rx) = flume::bounded::<RawBatch>(CHANNEL_CAPACITY);
     ffi::source::register(id, tx);
 
+    let log_slot = library.log_slot;
+    ffi::log::attach(log_slot, &key, ctx.log.bus());
     let config_json = ctx.config.plugin_config_json.clone();
     let open = symbols.open;
     let log_cb = ffi::log::callback(library.log_slot);
@@ -121,6 +123,7 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
     .unwrap_or(-2);
     if code != 0 {
         ffi::source::unregister(id);
+        ffi::log::detach(log_slot, &key);
         return Err(EngineError::PluginCall {
             key,
             call: "iggy_source_open",
@@ -155,6 +158,7 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
         };
     let running = RunningSource {
         id,
+        log_slot,
         symbols,
         stopping,
         forwarder,
@@ -214,6 +218,7 @@ impl RunningSource {
             ),
         }
         ffi::source::unregister(id);
+        ffi::log::detach(self.log_slot, self.log.key());
         let left = timeout
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(100));
