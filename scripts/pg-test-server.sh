@@ -63,6 +63,11 @@ is_running() {
 }
 
 start() {
+  # Test binaries may start the same server concurrently (e.g. under cargo nextest).
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$dir.lock"
+    flock 9
+  fi
   if is_running; then
     print_url
     return
@@ -86,7 +91,8 @@ start() {
     while port_in_use "$port"; do port=$((20000 + RANDOM % 20000)); done
   fi
   echo "$port" | as_owner tee "$dir/port" >/dev/null
-  as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o "\
+  # 9>&-: the server must not inherit the lock, or it would hold it for its whole life.
+  as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start 9>&- -o "\
     -p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir \
     -c wal_level=${PG_TEST_WAL_LEVEL:-logical} -c max_replication_slots=64 -c max_wal_senders=16 \
     -c fsync=off -c full_page_writes=off \
