@@ -7,7 +7,8 @@
 //
 // Environment:
 //   BENCH_MESSAGES       messages per batch-1000 scenario (default 1,000,000)
-//   BENCH_MESSAGES_SMALL messages per batch-100 and TS-transform scenario (default 200,000)
+//   BENCH_MESSAGES_SMALL messages per batch-100 and TS-transform scenario (default: BENCH_MESSAGES;
+//                        lower it on a slow machine: batch 100 is ~5x slower per message)
 //   BENCH_SKIP_MICRO=1   skip `cargo bench -p iggy_connectors_engine`
 //   BENCH_SKIP_BASELINE=1 skip the raw-client baseline (and its cargo build)
 //   IGGY_BENCH_SERVER    host:port of a running Iggy server instead of the embedded broker
@@ -30,7 +31,7 @@ const intEnv = (name, fallback) => {
   return value
 }
 const MESSAGES = intEnv('BENCH_MESSAGES', 1_000_000)
-const MESSAGES_SMALL = Math.min(MESSAGES, intEnv('BENCH_MESSAGES_SMALL', 200_000))
+const MESSAGES_SMALL = Math.min(MESSAGES, intEnv('BENCH_MESSAGES_SMALL', MESSAGES))
 const PAYLOAD_SIZE = 200
 const SKIP_MICRO = process.env.BENCH_SKIP_MICRO === '1'
 const SKIP_BASELINE = process.env.BENCH_SKIP_BASELINE === '1'
