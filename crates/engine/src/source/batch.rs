@@ -7,7 +7,8 @@ use std::str::FromStr;
 use bytes::Bytes;
 use iggy::prelude::IggyMessage;
 use iggy_common::{HeaderKey, HeaderKind, HeaderValue};
-use iggy_connectors_sdk::{Payload, ProducedMessage, ProducedMessages, codecs};
+use iggy_connectors_sdk::{ConnectorState, Payload, Schema, codecs};
+use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::send::StreamSender;
@@ -20,6 +21,28 @@ use crate::stats::Counters;
 use crate::transforms::Outcome;
 
 type Headers = BTreeMap<HeaderKey, HeaderValue>;
+
+/// `ProducedMessages` with payloads borrowed from the callback buffer (same wire layout), so
+/// decoding a batch allocates nothing per payload and Iggy gets `Bytes` slices of that buffer.
+#[derive(Deserialize)]
+struct ProducedRef<'a> {
+    schema: Schema,
+    #[serde(borrow)]
+    messages: Vec<ProducedMessageRef<'a>>,
+    state: Option<ConnectorState>,
+}
+
+/// `ProducedMessage` with a borrowed payload; field order is the ABI's.
+#[derive(Deserialize)]
+struct ProducedMessageRef<'a> {
+    id: Option<u128>,
+    #[allow(dead_code)]
+    checksum: Option<u64>,
+    timestamp: Option<u64>,
+    origin_timestamp: Option<u64>,
+    headers: Option<Headers>,
+    payload: &'a [u8],
+}
 
 /// One message between decode and encode.
 struct Work {
@@ -91,7 +114,8 @@ impl Pipeline {
 
     async fn process(&mut self, bytes: Vec<u8>) -> Result<(), String> {
         let counters = &self.ctx.stats.counters;
-        let mut produced: ProducedMessages = match postcard::from_bytes(&bytes) {
+        let buffer = Bytes::from(bytes);
+        let mut produced: ProducedRef<'_> = match postcard::from_bytes(&buffer) {
             Ok(produced) => produced,
             Err(error) => {
                 Counters::add(&counters.decode_errors, 1);
@@ -100,7 +124,6 @@ impl Pipeline {
                 ));
             }
         };
-        drop(bytes);
         let state = produced.state.take();
         let count = produced.messages.len() as u64;
         let bytes_in: usize = produced.messages.iter().map(|m| m.payload.len()).sum();
@@ -118,7 +141,7 @@ impl Pipeline {
         let passthrough =
             self.stages.is_empty() && self.senders.iter().all(|s| s.schema() == produced.schema);
         let mut per_stream = if passthrough {
-            self.passthrough(produced.messages)
+            self.passthrough(&buffer, produced.messages)
         } else {
             self.convert(produced).await?
         };
@@ -139,12 +162,16 @@ impl Pipeline {
         Ok(())
     }
 
-    fn passthrough(&self, messages: Vec<ProducedMessage>) -> Vec<Vec<IggyMessage>> {
+    fn passthrough(
+        &self,
+        buffer: &Bytes,
+        messages: Vec<ProducedMessageRef<'_>>,
+    ) -> Vec<Vec<IggyMessage>> {
         let mut out: Vec<Vec<IggyMessage>> = (0..self.senders.len())
             .map(|_| Vec::with_capacity(messages.len()))
             .collect();
         for (index, message) in messages.into_iter().enumerate() {
-            let payload = Bytes::from(message.payload);
+            let payload = buffer.slice_ref(message.payload);
             for list in out.iter_mut() {
                 let headers = message.headers.clone();
                 if let Some(built) = self.build(
@@ -192,12 +219,12 @@ impl Pipeline {
         }
     }
 
-    async fn convert(&self, produced: ProducedMessages) -> Result<Vec<Vec<IggyMessage>>, String> {
+    async fn convert(&self, produced: ProducedRef<'_>) -> Result<Vec<Vec<IggyMessage>>, String> {
         let counters = &self.ctx.stats.counters;
         let schema = produced.schema;
         let mut work = Vec::with_capacity(produced.messages.len());
         for (index, message) in produced.messages.into_iter().enumerate() {
-            match codecs::decode_owned(schema, message.payload) {
+            match codecs::decode(schema, message.payload) {
                 Ok(payload) => work.push(Work {
                     id: message.id,
                     timestamp: message.timestamp,
