@@ -152,6 +152,11 @@ async function run(spec) {
   await engine.stop(30_000)
   const report = JSON.parse(readFileSync(reportPath, 'utf8'))
   delete report.arrivals
+  // The plugin's own count must agree with the engine's, or the figures are meaningless.
+  const pluginCount = isSource ? report.sent : report.messages
+  if (isSource ? pluginCount !== spec.messages : pluginCount < spec.messages) {
+    throw new Error(`plugin counted ${pluginCount} messages, the engine ${stats.messagesOut}, expected ${spec.messages}`)
+  }
   rmSync(dir, { recursive: true, force: true })
   return {
     kind: spec.kind,
