@@ -37,21 +37,7 @@ impl Default for FlatBufferOptions {
 }
 
 pub(super) fn decode(bytes: Vec<u8>, options: &FlatBufferOptions) -> Result<Payload, CodecError> {
-    if bytes.is_empty() {
-        return Err(CodecError::decode(Schema::FlatBuffer, "empty payload"));
-    }
-    if bytes.len() < 4 {
-        return Err(CodecError::decode(
-            Schema::FlatBuffer,
-            format!(
-                "{} bytes is shorter than the 4-byte root offset",
-                bytes.len()
-            ),
-        ));
-    }
-    if options.verify_buffers {
-        verify(&bytes).map_err(|reason| CodecError::decode(Schema::FlatBuffer, reason))?;
-    }
+    validate(&bytes, options)?;
     if !options.extract_as_json {
         return Ok(Payload::FlatBuffer(bytes));
     }
@@ -68,6 +54,26 @@ pub(super) fn decode(bytes: Vec<u8>, options: &FlatBufferOptions) -> Result<Payl
         summary.insert("root_table_type".into(), Value::String(name.clone()));
     }
     Ok(Payload::Json(Value::Object(summary)))
+}
+
+/// The checks of [`decode`] without its output: length, then (when enabled) the structure.
+pub(super) fn validate(bytes: &[u8], options: &FlatBufferOptions) -> Result<(), CodecError> {
+    if bytes.is_empty() {
+        return Err(CodecError::decode(Schema::FlatBuffer, "empty payload"));
+    }
+    if bytes.len() < 4 {
+        return Err(CodecError::decode(
+            Schema::FlatBuffer,
+            format!(
+                "{} bytes is shorter than the 4-byte root offset",
+                bytes.len()
+            ),
+        ));
+    }
+    if options.verify_buffers {
+        verify(bytes).map_err(|reason| CodecError::decode(Schema::FlatBuffer, reason))?;
+    }
+    Ok(())
 }
 
 /// Accepts a root table whose vtable lies in the buffer, or a root vector (or string) whose

@@ -108,6 +108,25 @@ pub fn decode_owned_with(
     }
 }
 
+/// Checks that `bytes` decode under `schema`'s default options without building the decoded
+/// value: JSON is scanned into `IgnoredAny` (no tree, no key allocations), text is a UTF-8
+/// check, raw always passes, FlatBuffers get the structural check but no JSON summary. Fails
+/// exactly when [`decode`] fails, with the same error; used by hosts that must count and
+/// dead-letter undecodable payloads that a plugin will decode itself.
+pub fn validate(schema: Schema, bytes: &[u8]) -> Result<(), CodecError> {
+    match schema {
+        Schema::Json => serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .map(|_| ())
+            .map_err(|error| CodecError::decode(Schema::Json, error)),
+        Schema::Raw => Ok(()),
+        Schema::Text => std::str::from_utf8(bytes)
+            .map(|_| ())
+            .map_err(|error| CodecError::decode(Schema::Text, error)),
+        Schema::Proto => proto::decode(bytes, &ProtoOptions::default()).map(|_| ()),
+        Schema::FlatBuffer => flatbuffer::validate(bytes, &FlatBufferOptions::default()),
+    }
+}
+
 /// Encodes `payload` with the default options of `schema`'s encoder.
 pub fn encode(schema: Schema, payload: Payload) -> Result<Vec<u8>, CodecError> {
     encode_with(schema, payload, &CodecOptions::default())

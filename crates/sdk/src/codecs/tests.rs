@@ -420,3 +420,32 @@ fn given_options_json_should_deserialize_upstream_keys_with_defaults() {
     assert!(!options.flatbuffer.verify_buffers);
     assert!(options.flatbuffer.extract_as_json);
 }
+
+#[test]
+fn given_any_schema_validate_should_fail_exactly_when_decode_fails_with_the_same_error() {
+    let table = encode(Schema::FlatBuffer, Payload::Raw(vec![1, 2, 3])).unwrap();
+    let cases: Vec<(Schema, Vec<u8>)> = vec![
+        (Schema::Json, br#"{"a":[1,{"b":null}],"c":"x"}"#.to_vec()),
+        (Schema::Json, b"{nope".to_vec()),
+        (Schema::Json, b"1 2".to_vec()),
+        (Schema::Text, "héllo".as_bytes().to_vec()),
+        (Schema::Text, vec![0x66, 0xFF]),
+        (Schema::Raw, vec![0xFF, 0x00]),
+        (Schema::FlatBuffer, table),
+        (Schema::FlatBuffer, vec![]),
+        (Schema::FlatBuffer, vec![1, 2]),
+        (Schema::FlatBuffer, vec![0xFF; 8]),
+        (Schema::Proto, vec![]),
+        (Schema::Proto, vec![0xFF; 3]),
+    ];
+    let mut failures = 0;
+    for (schema, bytes) in cases {
+        let decoded = decode(schema, &bytes).map(|_| ());
+        failures += usize::from(decoded.is_err());
+        assert_eq!(validate(schema, &bytes), decoded, "{schema} {bytes:?}");
+    }
+    assert!(
+        failures >= 6,
+        "the cases must exercise failures, got {failures}"
+    );
+}
