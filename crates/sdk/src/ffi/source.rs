@@ -233,7 +233,10 @@ pub fn handle<T: Source>(
     OK
 }
 
-/// `iggy_source_batch_result`: settle the batch in flight.
+/// `iggy_source_batch_result`: settle the batch in flight. Never blocks: it takes the registry
+/// lock (held only for map operations, never across a plugin call) and queues the verdict on
+/// an unbounded channel, so a host may call it inline from an async task or from inside the
+/// send callback.
 pub fn batch_result<T>(
     registry: &SourceRegistry<T>,
     plugin: &'static PluginInfo,
