@@ -46,6 +46,13 @@ pub trait Source: Send + Sync + 'static {
 /// `consume` takes `&self` because the runtime may call it concurrently for different
 /// topics of the same instance.
 pub trait Sink: Send + Sync + 'static {
+    /// Whether the SDK decodes each payload with the stream's schema before `consume`
+    /// (default `true`). A sink that forwards bytes as they are sets it to `false`: every
+    /// message then arrives as `Payload::Raw` with the payload bytes untouched, skipping the
+    /// parse (for JSON, a full `serde_json::Value` tree per message) and its check, so an
+    /// undecodable payload is delivered rather than dropped. The ABI is the same either way.
+    const DECODE_PAYLOADS: bool = true;
+
     fn open(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 
     fn consume(

@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::guard::{CatchUnwind, panic_message, report_error, runtime};
 use super::{FAILED, INVALID, OK, PluginInfo, log};
-use crate::{ConsumedMessage, MessagesMetadata, RawMessages, Sink, TopicMetadata, codecs};
+use crate::{ConsumedMessage, MessagesMetadata, Payload, RawMessages, Sink, TopicMetadata, codecs};
 
 /// The instances of one sink type in this library, keyed by host-given id.
 pub struct SinkRegistry<T> {
@@ -158,7 +158,7 @@ pub fn consume<T: Sink>(
         Ok(raw) => raw,
         Err(error) => return invalid(plugin, id, CALL, format!("bad RawMessages: {error}")),
     };
-    let decoded = decode_messages(plugin, id, &topic, &metadata, raw);
+    let decoded = decode_messages(plugin, id, &topic, &metadata, raw, T::DECODE_PAYLOADS);
     let outcome = runtime().block_on(async {
         let sink = instance.sink.read().await;
         if instance.closed.load(Ordering::Acquire) {
@@ -194,12 +194,15 @@ pub fn consume<T: Sink>(
 
 /// Decodes payloads in place (no copy for raw/text/flatbuffer). A message that does not
 /// decode is dropped and counted, with one warning per batch, as the runtime upstream does.
+/// With `decode_payloads` false (`Sink::DECODE_PAYLOADS`) every payload is handed over as
+/// `Payload::Raw` without a parse.
 fn decode_messages(
     plugin: &PluginInfo,
     id: u32,
     topic: &TopicMetadata,
     metadata: &MessagesMetadata,
     raw: RawMessages,
+    decode_payloads: bool,
 ) -> Vec<ConsumedMessage> {
     let mut decoded = Vec::with_capacity(raw.messages.len());
     let mut dropped = 0usize;
@@ -214,7 +217,12 @@ fn decode_messages(
                 None
             }
         };
-        match codecs::decode_owned(metadata.schema, message.payload) {
+        let payload = if decode_payloads {
+            codecs::decode_owned(metadata.schema, message.payload)
+        } else {
+            Ok(Payload::Raw(message.payload))
+        };
+        match payload {
             Ok(payload) => decoded.push(ConsumedMessage {
                 id: message.id,
                 offset: message.offset,
@@ -297,5 +305,79 @@ pub fn close<T: Sink>(registry: &SinkRegistry<T>, plugin: &'static PluginInfo, i
             );
             FAILED
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RawMessage, Schema};
+
+    const PLUGIN: PluginInfo = PluginInfo {
+        name: "test_sink",
+        version: "0",
+    };
+
+    fn batch(payloads: &[&[u8]]) -> RawMessages {
+        RawMessages {
+            schema: Schema::Json,
+            messages: payloads
+                .iter()
+                .enumerate()
+                .map(|(i, payload)| RawMessage {
+                    id: i as u128,
+                    offset: 10 + i as u64,
+                    checksum: 0,
+                    timestamp: 0,
+                    origin_timestamp: 0,
+                    headers: Vec::new(),
+                    payload: payload.to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    fn decode(payloads: &[&[u8]], decode_payloads: bool) -> Vec<ConsumedMessage> {
+        let topic = TopicMetadata {
+            stream: "s".into(),
+            topic: "t".into(),
+        };
+        let metadata = MessagesMetadata {
+            partition_id: 1,
+            current_offset: 11,
+            schema: Schema::Json,
+        };
+        decode_messages(
+            &PLUGIN,
+            1,
+            &topic,
+            &metadata,
+            batch(payloads),
+            decode_payloads,
+        )
+    }
+
+    #[test]
+    fn given_decoding_sink_should_parse_json_and_drop_undecodable_payloads() {
+        let decoded = decode(&[br#"{"a":1}"#, b"{nope"], true);
+        assert_eq!(decoded.len(), 1);
+        assert_eq!(decoded[0].offset, 10);
+        assert_eq!(
+            decoded[0].payload,
+            Payload::Json(serde_json::json!({"a": 1}))
+        );
+    }
+
+    #[test]
+    fn given_sink_opting_out_of_decoding_should_get_every_payload_raw_and_untouched() {
+        let decoded = decode(&[br#"{"a":1}"#, b"{nope"], false);
+        let payloads: Vec<_> = decoded.iter().map(|m| (m.offset, &m.payload)).collect();
+        assert_eq!(
+            payloads,
+            [
+                (10, &Payload::Raw(br#"{"a":1}"#.to_vec())),
+                (11, &Payload::Raw(b"{nope".to_vec())),
+            ]
+        );
     }
 }
