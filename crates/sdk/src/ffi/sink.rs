@@ -10,7 +10,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::guard::{CatchUnwind, panic_message, report_error, runtime};
 use super::{FAILED, INVALID, OK, PluginInfo, log};
-use crate::{ConsumedMessage, MessagesMetadata, Payload, RawMessages, Sink, TopicMetadata, codecs};
+use crate::{ConsumedMessage, MessagesMetadata, Payload, Sink, TopicMetadata, codecs};
 
 /// The instances of one sink type in this library, keyed by host-given id.
 pub struct SinkRegistry<T> {
@@ -154,7 +154,7 @@ pub fn consume<T: Sink>(
         Ok(metadata) => metadata,
         Err(error) => return invalid(plugin, id, CALL, format!("bad MessagesMetadata: {error}")),
     };
-    let raw: RawMessages = match postcard::from_bytes(messages) {
+    let raw: RawMessagesRef<'_> = match postcard::from_bytes(messages) {
         Ok(raw) => raw,
         Err(error) => return invalid(plugin, id, CALL, format!("bad RawMessages: {error}")),
     };
@@ -192,8 +192,32 @@ pub fn consume<T: Sink>(
     }
 }
 
-/// Decodes payloads in place (no copy for raw/text/flatbuffer). A message that does not
-/// decode is dropped and counted, with one warning per batch, as the runtime upstream does.
+/// [`crate::RawMessages`] borrowing its byte fields from the host's buffer (valid for the
+/// call): postcard writes a `Vec<u8>` exactly as it writes `&[u8]`, so the wire format is the
+/// same, and no `Vec` is allocated per message before the codec step — JSON and proto
+/// payloads are parsed straight from the host's bytes, headers decoded from them.
+#[derive(serde::Deserialize)]
+struct RawMessagesRef<'a> {
+    #[allow(dead_code)] // part of the wire format; `MessagesMetadata::schema` is used
+    schema: crate::Schema,
+    #[serde(borrow)]
+    messages: Vec<RawMessageRef<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawMessageRef<'a> {
+    id: u128,
+    offset: u64,
+    checksum: u64,
+    timestamp: u64,
+    origin_timestamp: u64,
+    headers: &'a [u8],
+    payload: &'a [u8],
+}
+
+/// Decodes the payloads (one copy at most: raw/text/flatbuffer own a copy of the bytes, JSON
+/// and proto parse from the borrowed slice). A message that does not decode is dropped and
+/// counted, with one warning per batch, as the runtime upstream does.
 /// With `decode_payloads` false (`Sink::DECODE_PAYLOADS`) every payload is handed over as
 /// `Payload::Raw` without a parse.
 fn decode_messages(
@@ -201,14 +225,14 @@ fn decode_messages(
     id: u32,
     topic: &TopicMetadata,
     metadata: &MessagesMetadata,
-    raw: RawMessages,
+    raw: RawMessagesRef<'_>,
     decode_payloads: bool,
 ) -> Vec<ConsumedMessage> {
     let mut decoded = Vec::with_capacity(raw.messages.len());
     let mut dropped = 0usize;
     let mut first_error = None;
     for message in raw.messages {
-        let headers = match message.decode_headers() {
+        let headers = match decode_headers(message.headers) {
             Ok(headers) => headers,
             Err(error) => {
                 first_error.get_or_insert_with(|| {
@@ -218,9 +242,9 @@ fn decode_messages(
             }
         };
         let payload = if decode_payloads {
-            codecs::decode_owned(metadata.schema, message.payload)
+            codecs::decode(metadata.schema, message.payload)
         } else {
-            Ok(Payload::Raw(message.payload))
+            Ok(Payload::Raw(message.payload.to_vec()))
         };
         match payload {
             Ok(payload) => decoded.push(ConsumedMessage {
@@ -249,6 +273,16 @@ fn decode_messages(
         );
     }
     decoded
+}
+
+/// As [`crate::RawMessage::decode_headers`], from a borrowed buffer; `None` when empty.
+fn decode_headers(
+    bytes: &[u8],
+) -> Result<Option<BTreeMap<crate::HeaderKey, crate::HeaderValue>>, postcard::Error> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    postcard::from_bytes(bytes).map(Some)
 }
 
 /// `iggy_sink_close`: wait for consumes in progress, then `close()`.
@@ -311,7 +345,7 @@ pub fn close<T: Sink>(registry: &SinkRegistry<T>, plugin: &'static PluginInfo, i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{RawMessage, Schema};
+    use crate::{HeaderKey, HeaderValue, RawMessage, RawMessages, Schema};
 
     const PLUGIN: PluginInfo = PluginInfo {
         name: "test_sink",
@@ -347,14 +381,9 @@ mod tests {
             current_offset: 11,
             schema: Schema::Json,
         };
-        decode_messages(
-            &PLUGIN,
-            1,
-            &topic,
-            &metadata,
-            batch(payloads),
-            decode_payloads,
-        )
+        let wire = postcard::to_allocvec(&batch(payloads)).unwrap();
+        let raw: RawMessagesRef<'_> = postcard::from_bytes(&wire).unwrap();
+        decode_messages(&PLUGIN, 1, &topic, &metadata, raw, decode_payloads)
     }
 
     #[test]
@@ -379,5 +408,35 @@ mod tests {
                 (11, &Payload::Raw(b"{nope".to_vec())),
             ]
         );
+    }
+
+    #[test]
+    fn given_owned_wire_format_should_decode_borrowed_with_headers_and_fields_intact() {
+        let mut headers = BTreeMap::new();
+        headers.insert(
+            HeaderKey::try_from("k").unwrap(),
+            HeaderValue::try_from("v").unwrap(),
+        );
+        let mut raw = batch(&[br#"{"a":1}"#, b"[2]"]);
+        raw.messages[0].headers = postcard::to_allocvec(&headers).unwrap();
+        raw.messages[1].checksum = 77;
+        raw.messages[1].timestamp = 5;
+        raw.messages[1].origin_timestamp = 6;
+        let wire = postcard::to_allocvec(&raw).unwrap();
+        let borrowed: RawMessagesRef<'_> = postcard::from_bytes(&wire).unwrap();
+        assert_eq!(borrowed.messages.len(), 2);
+        let second = &borrowed.messages[1];
+        assert_eq!(
+            (second.id, second.offset, second.checksum, second.timestamp),
+            (1, 11, 77, 5)
+        );
+        assert_eq!(second.origin_timestamp, 6);
+        assert_eq!(second.payload, b"[2]");
+        assert_eq!(
+            decode_headers(borrowed.messages[0].headers).unwrap(),
+            Some(headers)
+        );
+        assert_eq!(decode_headers(second.headers).unwrap(), None);
+        assert!(postcard::from_bytes::<RawMessagesRef<'_>>(&wire[..wire.len() - 1]).is_err());
     }
 }
