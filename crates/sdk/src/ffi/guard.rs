@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use tokio::runtime::Runtime;
 
-use super::{PluginInfo, log};
+use super::{FAILED, OK, PluginInfo, log};
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static LAST_ERROR: Mutex<String> = Mutex::new(String::new());
@@ -45,6 +45,45 @@ pub fn report_error(plugin: &PluginInfo, message: String) {
     *LAST_ERROR
         .lock()
         .unwrap_or_else(|poison| poison.into_inner()) = message;
+}
+
+/// Turns the outcome of a plugin's `close()` (run under [`CatchUnwind`]) into the export's
+/// return code. As upstream, an `Err` from `close()` is only logged: the instance is gone either
+/// way, so the close itself succeeded. A panic is reported and returns `FAILED`.
+pub fn close_outcome(
+    plugin: &PluginInfo,
+    id: u32,
+    call: &str,
+    kind: &str,
+    closed: Result<Result<(), crate::Error>, String>,
+) -> i32 {
+    match closed {
+        Ok(Ok(())) => {
+            log::emit(
+                log::INFO,
+                plugin.name,
+                &format!("{} (id {id}): {kind} closed", plugin.name),
+            );
+            OK
+        }
+        Ok(Err(error)) => {
+            report_error(
+                plugin,
+                format!("{} (id {id}): close() failed: {error}", plugin.name),
+            );
+            OK
+        }
+        Err(panic) => {
+            report_error(
+                plugin,
+                format!(
+                    "{} (id {id}): {call}: close() panicked: {panic}",
+                    plugin.name
+                ),
+            );
+            FAILED
+        }
+    }
 }
 
 /// Installs (once per library) a panic hook that sends the panic and its location to the

@@ -8,7 +8,7 @@ use tokio::sync::RwLock;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::guard::{CatchUnwind, panic_message, report_error, runtime};
+use super::guard::{CatchUnwind, close_outcome, panic_message, report_error, runtime};
 use super::{FAILED, INVALID, OK, PluginInfo, log};
 use crate::{ConsumedMessage, MessagesMetadata, Payload, Sink, TopicMetadata, codecs};
 
@@ -313,33 +313,7 @@ pub fn close<T: Sink>(registry: &SinkRegistry<T>, plugin: &'static PluginInfo, i
         instance.closed.store(true, Ordering::Release);
         CatchUnwind(sink.close()).await
     });
-    match closed {
-        Ok(Ok(())) => {
-            log::emit(
-                log::INFO,
-                plugin.name,
-                &format!("{} (id {id}): sink closed", plugin.name),
-            );
-            OK
-        }
-        Ok(Err(error)) => {
-            report_error(
-                plugin,
-                format!("{} (id {id}): close() failed: {error}", plugin.name),
-            );
-            OK
-        }
-        Err(panic) => {
-            report_error(
-                plugin,
-                format!(
-                    "{} (id {id}): {CALL}: close() panicked: {panic}",
-                    plugin.name
-                ),
-            );
-            FAILED
-        }
-    }
+    close_outcome(plugin, id, CALL, "sink", closed)
 }
 
 #[cfg(test)]

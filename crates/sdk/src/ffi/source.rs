@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::guard::{CatchUnwind, panic_message, report_error, runtime};
+use super::guard::{CatchUnwind, close_outcome, panic_message, report_error, runtime};
 use super::{FAILED, INVALID, OK, PluginInfo, SendCallback, SendCallbackV2, log};
 use crate::{ConnectorState, ProducedMessages, Source, SourceBatchResult};
 
@@ -327,34 +327,8 @@ pub fn close<T: Source>(registry: &SourceRegistry<T>, plugin: &'static PluginInf
         }
         Slot::Opening => unreachable!("handled above"),
     };
-    match runtime().block_on(CatchUnwind(source.close())) {
-        Ok(Ok(())) => {
-            log::emit(
-                log::INFO,
-                plugin.name,
-                &format!("{} (id {id}): source closed", plugin.name),
-            );
-            OK
-        }
-        // As upstream: the instance is gone either way, so the close itself succeeded.
-        Ok(Err(error)) => {
-            report_error(
-                plugin,
-                format!("{} (id {id}): close() failed: {error}", plugin.name),
-            );
-            OK
-        }
-        Err(panic) => {
-            report_error(
-                plugin,
-                format!(
-                    "{} (id {id}): {CALL}: close() panicked: {panic}",
-                    plugin.name
-                ),
-            );
-            FAILED
-        }
-    }
+    let closed = runtime().block_on(CatchUnwind(source.close()));
+    close_outcome(plugin, id, CALL, "source", closed)
 }
 
 struct LoopContext {
