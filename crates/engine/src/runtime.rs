@@ -314,43 +314,26 @@ impl Engine {
     /// state reloaded from its file).
     pub async fn restart_source(&self, key: &str, config: Option<SourceConfig>) -> Result<()> {
         if let Some(config) = config {
-            if config.key != key {
-                return Err(EngineError::Config {
-                    key: key.to_owned(),
-                    message: format!("restart options are for key '{}'", config.key),
-                });
-            }
-            self.replace(|c| {
-                if let Some(slot) = c.sources.iter_mut().find(|s| s.key == key) {
-                    *slot = config.clone();
-                }
-            });
+            ensure_restart_key(key, &config.key)?;
+            self.replace(|c| replace_keyed(&mut c.sources, key, &config, |s| &s.key));
             self.rename(ConnectorKind::Source, key, &config.name);
         }
-        self.stop_connector(ConnectorKind::Source, key, DEFAULT_STOP_TIMEOUT)
-            .await?;
-        self.start_connector(ConnectorKind::Source, key).await
+        self.restart(ConnectorKind::Source, key).await
     }
 
     /// Like [`Engine::restart_source`], for a sink (the group offset carries over).
     pub async fn restart_sink(&self, key: &str, config: Option<SinkConfig>) -> Result<()> {
         if let Some(config) = config {
-            if config.key != key {
-                return Err(EngineError::Config {
-                    key: key.to_owned(),
-                    message: format!("restart options are for key '{}'", config.key),
-                });
-            }
-            self.replace(|c| {
-                if let Some(slot) = c.sinks.iter_mut().find(|s| s.key == key) {
-                    *slot = config.clone();
-                }
-            });
+            ensure_restart_key(key, &config.key)?;
+            self.replace(|c| replace_keyed(&mut c.sinks, key, &config, |s| &s.key));
             self.rename(ConnectorKind::Sink, key, &config.name);
         }
-        self.stop_connector(ConnectorKind::Sink, key, DEFAULT_STOP_TIMEOUT)
-            .await?;
-        self.start_connector(ConnectorKind::Sink, key).await
+        self.restart(ConnectorKind::Sink, key).await
+    }
+
+    async fn restart(&self, kind: ConnectorKind, key: &str) -> Result<()> {
+        self.stop_connector(kind, key, DEFAULT_STOP_TIMEOUT).await?;
+        self.start_connector(kind, key).await
     }
 
     fn replace(&self, update: impl FnOnce(&mut EngineConfig)) {
@@ -408,4 +391,22 @@ fn find_sink(config: &EngineConfig, key: &str) -> Result<SinkConfig> {
             kind: "sink",
             key: key.to_owned(),
         })
+}
+
+/// Restart options must describe the connector being restarted.
+fn ensure_restart_key(key: &str, options_key: &str) -> Result<()> {
+    if options_key == key {
+        return Ok(());
+    }
+    Err(EngineError::Config {
+        key: key.to_owned(),
+        message: format!("restart options are for key '{options_key}'"),
+    })
+}
+
+/// Replaces the config whose key is `key` (a no-op when none has it).
+fn replace_keyed<T: Clone>(list: &mut [T], key: &str, config: &T, key_of: impl Fn(&T) -> &str) {
+    if let Some(slot) = list.iter_mut().find(|item| key_of(item) == key) {
+        *slot = config.clone();
+    }
 }
