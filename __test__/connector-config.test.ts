@@ -61,8 +61,8 @@ describe('local provider over an upstream-style directory', () => {
     ])
     const versions = await loaded.provider.getConfigs('source', 'random')
     expect(versions.map((v) => v.config.name)).toEqual(['Random source', 'Random source v1'])
-    // Without a version (the restart path) the highest version wins, ignoring the pin.
-    expect((await loaded.provider.getConfig('source', 'random'))?.config.version).toBe(1)
+    // Without a version (the restart path) the pinned version wins, not the highest (issue 15).
+    expect((await loaded.provider.getConfig('source', 'random'))?.config.version).toBe(0)
   })
 
   it('fills stream defaults and keeps the plugin config as given', async () => {
@@ -124,7 +124,7 @@ describe('local provider over an upstream-style directory', () => {
     expect(error.issues.map((i) => `${i.file.slice(dir.length + 1)}: ${i.path}`)).toEqual(['a.toml: streams.0.schema', 'b.toml: enabled', 'c.toml: '])
   })
 
-  it('create writes <kind>_<key>_<version>.toml without moving the pin; set-active and delete follow upstream', async () => {
+  it('create writes <kind>_<key>_<version>.toml without changing the active version; set-active and delete follow upstream', async () => {
     const dir = tmpDir({ 'gen.toml': source() })
     const provider = new LocalConfigProvider(dir)
     provider.load()
@@ -140,13 +140,17 @@ describe('local provider over an upstream-style directory', () => {
     const file = join(dir, 'source_gen_1.toml')
     const written = parse(readFileSync(file, 'utf8'))
     expect(written).toMatchObject({ type: 'source', key: 'gen', version: 1, name: 'Gen 2', plugin_config: { a: 1 } })
-    expect(existsSync(join(dir, '.active_versions.toml'))).toBe(false)
-    // Reloading the directory sees the new file as the highest version.
+    // The version that was active (the highest, unpinned) is pinned, so version 1 does not go
+    // live on the next restart or process start: only PUT …/configs/active activates it.
+    expect(parse(readFileSync(join(dir, '.active_versions.toml'), 'utf8'))).toEqual({ sources: { gen: 0 }, sinks: {} })
+    expect((await provider.getConfig('source', 'gen'))?.config.version).toBe(0)
     const reloaded = new LocalConfigProvider(dir)
     reloaded.load()
-    expect((await reloaded.getActiveConfigs()).sources[0]?.config.name).toBe('Gen 2')
+    expect((await reloaded.getActiveConfigs()).sources[0]?.config.version).toBe(0)
 
     await expect(provider.setActiveVersion('source', 'gen', 7)).rejects.toMatchObject({ code: 'source_config_not_found' })
+    await provider.setActiveVersion('source', 'gen', 1)
+    expect((await provider.getConfig('source', 'gen'))?.config.name).toBe('Gen 2')
     await provider.setActiveVersion('source', 'gen', 0)
     expect(parse(readFileSync(join(dir, '.active_versions.toml'), 'utf8'))).toEqual({ sources: { gen: 0 }, sinks: {} })
     expect((await provider.getActiveConfigs()).sources[0]?.config.version).toBe(0)
