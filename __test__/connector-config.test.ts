@@ -197,6 +197,22 @@ describe('connector file validation', () => {
     expect(issuesOf('x.toml', sink().replace('topics = ["t"]', 'topics = []'))).toEqual(['x.toml: streams.0.topics: expected at least one topic'])
   })
 
+  it('refuses a source with streams = [] naming the file and key, from a file, the API and the env', async () => {
+    const empty = source().replace(/\[\[streams\]\][\s\S]*$/, 'streams = []\n')
+    expect(issuesOf('connectors/gen.toml', empty)).toEqual([
+      'connectors/gen.toml: streams: expected at least one [[streams]] entry: a source without one would discard everything it reads',
+    ])
+    const dir = tmpDir({ 'gen.toml': empty })
+    expect(() => new LocalConfigProvider(dir).load()).toThrow(`${join(dir, 'gen.toml')}: streams: expected at least one [[streams]] entry`)
+    // The API's create path validates the same way.
+    const provider = new LocalConfigProvider(tmpDir())
+    provider.load()
+    await expect(provider.createConfig('source', 'gen', { enabled: true, name: 'G', path: 'p', streams: [] })).rejects.toThrow(/source_gen_0\.toml: streams: expected at least one/)
+    // An env override that adds a stream makes it valid again.
+    const env = { IGGY_CONNECTORS_SOURCE_GEN_STREAMS_0_STREAM: 's', IGGY_CONNECTORS_SOURCE_GEN_STREAMS_0_TOPIC: 't', IGGY_CONNECTORS_SOURCE_GEN_STREAMS_0_SCHEMA: 'json' }
+    expect(issuesOf('gen.toml', empty, env)).toEqual([])
+  })
+
   it('requires enabled in every transform table and validates built-in shapes', () => {
     const toml = source(`
 [transforms.add_fields]

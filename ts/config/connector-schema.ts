@@ -65,7 +65,8 @@ const common = {
 export const sourceConfigSchema = z.strictObject({
   type: z.literal('source'),
   ...common,
-  streams: z.array(sourceStream),
+  // With no stream a source would read (and Ack, and maybe delete) rows it sends nowhere.
+  streams: z.array(sourceStream).min(1, 'expected at least one [[streams]] entry: a source without one would discard everything it reads'),
 })
 
 export const sinkConfigSchema = z.strictObject({
