@@ -213,6 +213,20 @@ describe('connector file validation', () => {
     expect(issuesOf('gen.toml', empty, env)).toEqual([])
   })
 
+  it('refuses (400, naming the key) a created config TOML cannot hold, instead of failing or writing a file that breaks the next start', async () => {
+    const dir = tmpDir()
+    const provider = new LocalConfigProvider(dir)
+    provider.load()
+    const body = { enabled: true, name: 'G', path: 'p', streams: [{ stream: 's', topic: 't', schema: 'json' }] }
+    await expect(provider.createConfig('source', 'gen', { ...body, plugin_config: { list: [1, null, 2] } })).rejects.toThrow(/source_gen_0\.toml: plugin_config\.list\.1: null cannot be stored in a TOML file/)
+    await expect(provider.createConfig('source', 'a\u0000b', body)).rejects.toThrow(/key: expected a non-empty key without whitespace, control characters/)
+    expect(readdirSync(dir)).toEqual([])
+    await provider.createConfig('source', 'gen', { ...body, plugin_config: { list: [1, 'x', { a: [] }] } })
+    const reloaded = new LocalConfigProvider(dir)
+    reloaded.load()
+    expect((await reloaded.getConfig('source', 'gen'))?.config.plugin_config).toEqual({ list: [1, 'x', { a: [] }] })
+  })
+
   it('requires enabled in every transform table and validates built-in shapes', () => {
     const toml = source(`
 [transforms.add_fields]

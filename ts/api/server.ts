@@ -153,6 +153,9 @@ export async function createApiServer(runtime: ApiRuntime, http: RuntimeConfig['
   // Before CORS, so a preflight from a rebinding page is refused too.
   app.addHook('onRequest', hostGuard(http))
   acceptEmptyJsonBodies(app)
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ code: 'not_found', reason: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  )
   app.setErrorHandler((error: FastifyError, _request, reply) => {
     // Body parser and framework errors (bad JSON, too large, unsupported type) in the upstream shape.
     const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500

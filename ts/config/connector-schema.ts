@@ -50,7 +50,7 @@ const transformTable = z.record(z.string(), z.record(z.string(), z.unknown()).nu
 
 const common = {
   // Keys name state files and API paths: no whitespace or path separators.
-  key: z.string().regex(/^[^\s/\\]+$/, 'expected a non-empty key without whitespace, "/" or "\\"'),
+  key: z.string().regex(/^[^\s/\\\p{Cc}]+$/u, 'expected a non-empty key without whitespace, control characters, "/" or "\\"'),
   enabled: z.boolean(),
   version: u64,
   name: z.string(),

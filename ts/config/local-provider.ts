@@ -9,7 +9,7 @@ import { ConfigError, type ConfigIssue, ProviderError } from '../errors'
 import type { ConnectorConfig, ConnectorKind, SinkConfig, SourceConfig } from './connector-schema'
 import { parseConnector } from './connector'
 import type { ActiveConfigs, ConnectorConfigProvider, CreateConnectorConfig, StoredConfig } from './provider'
-import { type Table, parseToml } from './toml'
+import { type Table, parseToml, toTomlText } from './toml'
 
 export const ACTIVE_VERSIONS_FILE = '.active_versions.toml'
 
@@ -172,13 +172,14 @@ export class LocalConfigProvider implements ConnectorConfigProvider {
     if (!result.parsed) throw new ConfigError(result.errors)
     const config: ConnectorConfig = result.parsed.config
     const { key: _k, version: _v, ...rest } = tomlSafe(config) as Table
+    const text = toTomlText({ type: kind, key, version, ...rest }, file)
     const pins = this.readPins()
     const current = this.#active(kind, key, pins)
     if (current !== undefined && pins[plural(kind)][key] === undefined) {
       pins[plural(kind)][key] = current.config.version
       this.#writePins(pins)
     }
-    writeFileSync(file, stringify({ type: kind, key, version, ...rest }))
+    writeFileSync(file, text)
     const stored: StoredConfig = { kind, config, origin: file, configDir: this.dir, createdAt: new Date() }
     const map = this.#versions(kind, key)
     map.set(version, stored)
