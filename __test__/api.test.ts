@@ -166,8 +166,25 @@ describe('restart', () => {
     expect((await app.inject({ url: '/sources/random/configs/active' })).json()).toMatchObject({ version: 0 })
 
     expect((await app.inject({ method: 'PUT', url: '/sources/random/configs/active', payload: { version: 1 } })).statusCode).toBe(204)
-    engine().restartDelayMs = 100
-    const results = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: '/sources/random/restart', headers: JSON_TYPE })))
+    // Hold the first restart inside the engine until the other four have been answered: they
+    // overlap it by construction, not by a delay.
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const fake = engine()
+    const restartSource = fake.restartSource.bind(fake)
+    fake.restartSource = async (key, options) => {
+      await gate
+      return restartSource(key, options)
+    }
+    const answered: number[] = []
+    const requests = Array.from({ length: 5 }, () =>
+      app.inject({ method: 'POST', url: '/sources/random/restart', headers: JSON_TYPE }).then((r) => {
+        answered.push(r.statusCode)
+        if (answered.length === 4) release()
+        return r
+      }),
+    )
+    const results = await Promise.all(requests)
     expect(results.map((r) => r.statusCode)).toEqual([204, 204, 204, 204, 204])
     expect(engine().calls.filter((c) => c.startsWith('restart'))).toEqual(['restartSource random', 'restartSource random'])
     expect(engine().lastRestartOptions).toMatchObject({ key: 'random', version: 1, pluginConfigJson: '{"interval":"3s"}' })
