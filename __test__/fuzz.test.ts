@@ -208,9 +208,11 @@ describe(`HTTP API fuzz (seed ${SEED})`, () => {
           if (!(res.status === 404 && text === '' && route.path.includes('/configs/plugin'))) failures.push(`not a JSON error: ${what}`)
           continue
         }
-        if (typeof error.code !== 'string' || typeof error.reason !== 'string' || error.reason.trim() === '') failures.push(`no code/reason: ${what}`)
+        if (typeof error.code !== 'string' || typeof error.reason !== 'string' || error.reason.trim() === '' || /\bundefined\b|\[object Object\]/.test(error.reason)) {
+          failures.push(`no code/reason: ${what}`)
+        }
         else if (res.status >= 500 && !error.code.endsWith('_config_not_found')) failures.push(`server error: ${what}`)
-        else if (error.code === 'invalid_configuration' && route.method === 'POST' && !/\.toml: [\w.]+: |expected a JSON object body/.test(error.reason)) {
+        else if (error.code === 'invalid_configuration' && route.method === 'POST' && !/\.toml: (\S[^:]*: )?\S|expected a JSON object body/.test(error.reason)) {
           failures.push(`error does not name the key: ${what}`)
         }
       } else if (![200, 204].includes(res.status)) failures.push(`unexpected status: ${what}`)
