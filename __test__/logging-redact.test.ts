@@ -99,6 +99,36 @@ describe('log formatting', () => {
   })
 })
 
+describe('HTTP config provider errors', () => {
+  it('keep a token in base_url out of error messages and config origins', async () => {
+    const { createServer } = await import('node:http')
+    const { HttpConfigProvider } = await import('../ts/config/http-provider')
+    const { resolveRuntimeConfig } = await import('../ts/config/runtime')
+    const { ConfigError } = await import('../ts/errors')
+    let reply = 'not json'
+    const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(reply))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    try {
+      const baseUrl = `http://127.0.0.1:${port}/api?token=tok-secret-1`
+      const { config } = resolveRuntimeConfig({ connectors: { config_type: 'http', base_url: baseUrl, retry: { enabled: false, max_attempts: 0, initial_backoff: '1ms', max_backoff: '1ms', backoff_multiplier: 1 } } }, 'c.toml', {})
+      if (config.connectors.config_type !== 'http') throw new Error('expected the http provider')
+      const provider = new HttpConfigProvider(config.connectors)
+      const notJson = await provider.getActiveConfigs().then(() => undefined, (error: Error) => error)
+      expect(notJson?.message).toMatch(/response is not JSON/)
+      expect(notJson?.message).toContain('token=******')
+      expect(notJson?.message).not.toContain('tok-secret-1')
+      reply = JSON.stringify({ sinks: { bad: { enabled: 'yes' } }, sources: {} })
+      const invalid = await provider.getActiveConfigs().then(() => undefined, (error: unknown) => error)
+      expect(invalid).toBeInstanceOf(ConfigError)
+      expect((invalid as Error).message).toContain('token=******')
+      expect((invalid as Error).message).not.toContain('tok-secret-1')
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
+
 describe('engine options in logs', () => {
   it('masks secrets inside TS transform tables', async () => {
     const { loggableOptions } = await import('../ts/runtime')
