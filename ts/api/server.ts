@@ -143,9 +143,10 @@ function acceptEmptyJsonBodies(app: FastifyInstance): void {
 
 /** Builds the fastify app (not listening). Use `app.inject()` in tests or {@link listen}. */
 export async function createApiServer(runtime: ApiRuntime, http: RuntimeConfig['http']): Promise<FastifyInstance> {
-  // Routes do not depend on the transport; one instance type keeps the handlers typed.
+  // Also checked by config validation; repeated for embedders that build the API themselves.
   const exposure = httpExposureIssues(http, 'runtime config')
   if (exposure.length > 0) throw new ConfigError(exposure)
+  // Routes do not depend on the transport; one instance type keeps the handlers typed.
   const app = (
     http.tls.enabled ? Fastify({ https: { cert: readFileSync(http.tls.cert_file), key: readFileSync(http.tls.key_file) } }) : Fastify()
   ) as unknown as FastifyInstance
