@@ -62,7 +62,7 @@ pub fn build(
         {
             let map: Map<String, Value> = headers
                 .iter()
-                .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                .map(|(k, v)| (k.to_string_value(), Value::String(v.to_string_value())))
                 .collect();
             fields.insert("_iggy_headers".into(), Value::Object(map));
         }
