@@ -120,9 +120,14 @@ start() {
   fi
   port=$((base + 1))
   mkdir -p "$dir/node"
+  # A cluster name of its own: nodes on loopback discover each other through the transport
+  # ports, and a server of another test run with the same name would join (and mix data).
+  [ -f "$dir/cluster" ] || echo "iggy-connectors-$flavor-$$-$RANDOM" >"$dir/cluster"
+  local cluster
+  cluster="$(cat "$dir/cluster")"
   # 9>&-: the JVM must not inherit the lock. setsid: it outlives the calling test process group.
   setsid java -Xms256m -Xmx512m -cp "$cp" "$main" -basePath "$dir/node" -numOfNode 1 \
-    -baseHttpPort "$base" -clusterName "iggy-connectors-$flavor" >"$dir/server.log" 2>&1 9>&- </dev/null &
+    -baseHttpPort "$base" -clusterName "$cluster" >"$dir/server.log" 2>&1 9>&- </dev/null &
   echo $! >"$dir/pid"
   echo "$port" >"$dir/port"
   echo "$flavor" >"$dir/flavor"
