@@ -122,13 +122,14 @@ impl ElasticsearchSource {
         {
             *lock(&self.committed) = state;
         }
+        let resume = self.state();
         tracing::info!(
             "Elasticsearch source {} opened: {}, index '{}', resuming after {:?}/{:?}",
             self.id,
             client.url(),
             settings.index,
-            lock(&self.committed).last_poll_timestamp,
-            lock(&self.committed).last_document_id,
+            resume.last_poll_timestamp,
+            resume.last_document_id,
         );
         self.settings = Some(settings);
         self.client = Some(client);
