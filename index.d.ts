@@ -156,13 +156,6 @@ export interface PluginInfo {
   symbols: Array<string>
 }
 
-/**
- * Sets where bare plugin names (`path = "stdout_sink"`) are looked up after the upstream
- * search rules: the `plugins/` directory shipped with the platform package, or `build/plugins/`
- * in a clone. Process-wide; later engines and `inspectPlugin` use it.
- */
-export declare function setBundledPluginDirs(dirs: Array<string>): void
-
 export interface RetryOptions {
   initialBackoffMs: number
   maxBackoffMs: number
@@ -170,6 +163,13 @@ export interface RetryOptions {
   /** 0 = retry forever, never skipping ahead. */
   maxAttempts: number
 }
+
+/**
+ * Sets where bare plugin names (`path = "stdout_sink"`) are looked up after the upstream
+ * search rules: the `plugins/` directory shipped with the platform package, or `build/plugins/`
+ * in a clone. Process-wide; later engines and `inspectPlugin` use it.
+ */
+export declare function setBundledPluginDirs(dirs: Array<string>): void
 
 export interface SinkConnectorOptions {
   key: string
