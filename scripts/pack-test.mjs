@@ -43,9 +43,12 @@ function run(command, args, cwd, env = {}) {
 
 const integrity = (file) => `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`
 
+const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`
+
 /** `npm pack` of `dir` into `tmp`; returns the tarball's file name. */
 function pack(dir) {
   const [info] = JSON.parse(run(npm, ['pack', '--json', '--pack-destination', tmp], dir))
+  process.stdout.write(`pack-test:   ${info.filename}: ${info.entryCount} files, ${mb(info.size)} packed, ${mb(info.unpackedSize)} unpacked\n`)
   return info.filename
 }
 
@@ -247,7 +250,8 @@ async function main() {
   })
   await step('tsc against the installed typings', () => {
     writeFileSync(join(app, 'check.ts'), TS_CHECK)
-    const tsconfig = { compilerOptions: { target: 'ES2022', module: 'commonjs', moduleResolution: 'node10', strict: true, types: ['node'], outDir: 'out' }, files: ['check.ts'] }
+    // What `tsc --init` writes (strict, esModuleInterop), without skipLibCheck: our .d.ts files are checked too.
+    const tsconfig = { compilerOptions: { target: 'ES2022', module: 'commonjs', moduleResolution: 'node10', strict: true, esModuleInterop: true, types: ['node'], outDir: 'out' }, files: ['check.ts'] }
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfig))
     run(join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], app)
     const out = JSON.parse(run(process.execPath, ['out/check.js'], app))
