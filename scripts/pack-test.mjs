@@ -205,7 +205,7 @@ async function main() {
   })
   const { rootTarball, manifest } = await step('stage and pack iggy-connectors', () => {
     const staged = stageRoot()
-    for (const required of ['bin/iggy-connectors.js', 'dist/index.js', 'dist/index.d.ts', 'index.js', 'docs/config.md']) {
+    for (const required of ['bin/iggy-connectors.js', 'dist/index.js', 'dist/index.d.ts', 'index.js', 'docs/config.md', 'crates/plugins/postgres_sink/README.md']) {
       assert.ok(staged.files.includes(required), `the root package holds ${required}`)
     }
     return { rootTarball: pack(staged.stage), manifest: staged.manifest }

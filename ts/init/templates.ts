@@ -43,8 +43,8 @@ endpoint = "/metrics"
 # One TOML file per connector in this directory. A connector names its plugin in \`path\`:
 # - a bare name is one of the plugins bundled with this package, e.g.
 #     random_source, stdout_sink (used here), postgres_source, postgres_sink
-#   (\`npx iggy-connectors plugins\` lists them all; each plugin's keys are in
-#   node_modules/iggy-connectors/crates/plugins/<name>/README.md);
+#   (\`npx iggy-connectors plugins\` lists them all; a plugin's README with its keys, where it
+#   has one, is node_modules/iggy-connectors/crates/plugins/<name>/README.md);
 # - a path (./plugins/libmy_sink) loads any plugin built for Apache Iggy connectors 0.4.0,
 #   searched exactly as the upstream runtime does.
 # \`npx iggy-connectors validate --config ${paths.config}\` checks every file and plugin.
