@@ -219,6 +219,9 @@ async function main() {
   await step('iggy-connectors --version and plugins', () => {
     assert.equal(run(bin, ['--version'], app).trim(), `iggy-connectors ${manifest.version} (engine ${manifest.version})`)
     const listed = run(bin, ['plugins'], app)
+    const built = readdirSync(join(root, 'build', 'plugins')).filter((f) => /^(lib)?iggy_connector_.+\.(so|dylib|dll)$/.test(f))
+    const installed = listed.split('\n').filter((l) => l.includes(installedPlugins))
+    assert.equal(installed.length, built.length, `every plugin of build/plugins/ (${built.join(', ')}) is installed and loads:\n${listed}`)
     for (const name of ['random_source', 'stdout_sink']) {
       const line = listed.split('\n').find((l) => l.startsWith(`${name} `))
       assert.ok(line?.includes(installedPlugins), `plugins lists ${name} from ${installedPlugins}:\n${listed}`)
