@@ -1,7 +1,7 @@
 // Packaging test (`npm run test:pack`, after `npm run build`): what `npm install iggy-connectors`
 // gives a user. Packs the root package — with the optionalDependencies `napi prepublish` adds at
 // publish time — and this host's platform package (addon + bundled plugins), installs the two
-// tarballs into an empty temporary folder with `npm ci --offline` (a generated lockfile pins the
+// tarballs into an empty temporary folder with `npm ci --offline` (offline-app.mjs: a lockfile pins the
 // tarballs and, for third-party packages, the versions of our own lockfile, which `npm ci` of the
 // repository left in the npm cache: no network), and there checks, as a user would:
 //   `iggy-connectors --version` and `plugins` (the bundled plugins resolve inside the install),
@@ -12,17 +12,16 @@
 // Exits non-zero with the failing step's output; the temp folder is kept on failure.
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 
+import { platformDirs, platformManifest, writeOfflineApp } from './offline-app.mjs'
 import { hostPlatform, stagePlatformPackage } from './stage-platform-package.mjs'
 
 const root = resolve(import.meta.dirname, '..')
 const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-const repoLock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'))
 const platform = hostPlatform()
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const tmp = mkdtempSync(join(tmpdir(), 'iggy-connectors-pack-'))
@@ -40,8 +39,6 @@ async function step(name, fn) {
 function run(command, args, cwd, env = {}) {
   return execFileSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
 }
-
-const integrity = (file) => `sha512-${createHash('sha512').update(readFileSync(file)).digest('base64')}`
 
 const mb = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`
 
@@ -64,77 +61,6 @@ function stageRoot() {
   for (const dir of platformDirs()) manifest.optionalDependencies[platformManifest(dir).name] = rootManifest.version
   writeFileSync(join(stage, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`)
   return { stage, manifest, files: dryRun.files.map((f) => f.path) }
-}
-
-const platformDirs = () => readdirSync(join(root, 'npm'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)
-const platformManifest = (dir) => JSON.parse(readFileSync(join(root, 'npm', dir, 'package.json'), 'utf8'))
-
-/** The lock path npm's resolution finds for `name` required from the package at `from`. */
-function lockPathOf(from, name) {
-  for (let base = from; ; base = base.slice(0, Math.max(0, base.lastIndexOf('/node_modules/')))) {
-    const candidate = `${base === '' ? '' : `${base}/`}node_modules/${name}`
-    if (repoLock.packages[candidate]) return candidate
-    if (base === '') return undefined
-  }
-}
-
-/** Lock entries of `roots` and everything they need, copied from our lockfile. */
-function lockEntries(roots, dev) {
-  const entries = {}
-  const queue = roots.map((name) => {
-    const path = lockPathOf('', name)
-    assert.ok(path, `${name} is not in package-lock.json`)
-    return path
-  })
-  while (queue.length > 0) {
-    const path = queue.shift()
-    if (entries[path]) continue
-    const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = repoLock.packages[path]
-    entries[path] = dev ? { ...entry, dev: true } : entry
-    const needs = { ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies }
-    for (const name of Object.keys(needs)) {
-      const found = lockPathOf(path, name)
-      if (found) queue.push(found)
-    }
-  }
-  return entries
-}
-
-function writeApp(rootTarball, platformTarball, manifest) {
-  mkdirSync(app)
-  const tools = { typescript: repoLock.packages['node_modules/typescript'].version, '@types/node': repoLock.packages['node_modules/@types/node'].version }
-  const appManifest = { name: 'pack-test-app', version: '1.0.0', private: true, dependencies: { 'iggy-connectors': `file:../${rootTarball}` }, devDependencies: tools }
-  const platforms = {}
-  for (const dir of platformDirs()) {
-    const sub = platformManifest(dir)
-    const entry = { version: sub.version, optional: true, os: sub.os, cpu: sub.cpu, ...(sub.libc ? { libc: sub.libc } : {}) }
-    if (dir === platform) Object.assign(entry, { resolved: `file:../${platformTarball}`, integrity: integrity(join(tmp, platformTarball)) })
-    platforms[`node_modules/${sub.name}`] = entry
-  }
-  const lock = {
-    name: appManifest.name,
-    version: appManifest.version,
-    lockfileVersion: 3,
-    requires: true,
-    packages: {
-      '': { name: appManifest.name, version: appManifest.version, dependencies: appManifest.dependencies, devDependencies: tools },
-      'node_modules/iggy-connectors': {
-        version: manifest.version,
-        resolved: `file:../${rootTarball}`,
-        integrity: integrity(join(tmp, rootTarball)),
-        license: manifest.license,
-        dependencies: manifest.dependencies,
-        optionalDependencies: manifest.optionalDependencies,
-        bin: manifest.bin,
-        engines: manifest.engines,
-      },
-      ...platforms,
-      ...lockEntries(Object.keys(manifest.dependencies), false),
-      ...lockEntries(Object.keys(tools), true),
-    },
-  }
-  writeFileSync(join(app, 'package.json'), `${JSON.stringify(appManifest, null, 2)}\n`)
-  writeFileSync(join(app, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`)
 }
 
 /** A port nobody listens on right now (the broker binds it a moment later). */
@@ -211,7 +137,7 @@ async function main() {
     return { rootTarball: pack(staged.stage), manifest: staged.manifest }
   })
   await step('npm ci --offline in an empty folder', () => {
-    writeApp(rootTarball, platformTarball, manifest)
+    writeOfflineApp({ app, rootTarball: join(tmp, rootTarball), platformTarball: join(tmp, platformTarball), manifest })
     run(npm, ['ci', '--offline', '--no-audit', '--no-fund'], app)
   })
   const bin = join(app, 'node_modules/.bin/iggy-connectors')
