@@ -4,6 +4,7 @@
 // entries of our own package-lock.json, whose tarballs `npm ci` of the repository left in the npm
 // cache. So the install needs no registry and no network, and gets the versions we test with.
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -24,6 +25,11 @@ export const platformDirs = () =>
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
 export const platformManifest = (dir) => JSON.parse(readFileSync(join(root, 'npm', dir, 'package.json'), 'utf8'))
+
+const registry = execFileSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim().replace(/\/?$/, '/')
+
+/** The registry URL of a package's tarball, as npm publishes it. */
+const tarballUrl = (name, version) => `${registry}${name}/-/${name.slice(name.lastIndexOf('/') + 1)}-${version}.tgz`
 
 /** The lock path npm's resolution finds for `name` required from the package at `from`. */
 function lockPathOf(from, name) {
@@ -46,6 +52,9 @@ function lockEntries(roots, dev) {
     const path = queue.shift()
     if (entries[path]) continue
     const { dev: _dev, devOptional: _devOptional, peer: _peer, ...entry } = repoLock.packages[path]
+    // Our lockfile omits registry URLs (omit-lockfile-registry-resolved); with the URL npm takes
+    // the tarball from its cache by integrity and never needs the package's metadata document.
+    entry.resolved ??= tarballUrl(path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length), entry.version)
     entries[path] = dev ? { ...entry, dev: true } : entry
     const needs = { ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies }
     for (const name of Object.keys(needs)) {
