@@ -96,6 +96,13 @@ describe('iggy-connectors init', () => {
     expect(readFileSync(join(cwd, 'config.toml'), 'utf8')).toContain('[connectors]')
   })
 
+  it('exits 1 naming the path when the directory cannot be written', async () => {
+    const cwd = tmpDir({ 'taken/connectors': 'a file where the directory should be' })
+    const result = await runCli(['init', 'taken'], { cwd })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`iggy-connectors init: EEXIST: file already exists, mkdir '${join(cwd, 'taken/connectors')}'`)
+  })
+
   it('exits 2 on a second directory argument', async () => {
     const result = await runCli(['init', 'a', 'b'], { cwd: tmpDir() })
     expect(result.code).toBe(2)

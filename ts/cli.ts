@@ -249,9 +249,9 @@ function runInit(dir: string, force: boolean, io: Io): number {
   try {
     result = initProject(dir, { force })
   } catch (error) {
-    if (!(error instanceof InitConflictError)) throw error
-    io.stderr.write(`iggy-connectors init: ${error.message}\n`)
-    return EXIT.USAGE
+    // A conflict is a usage error; anything else is the file system refusing (the message names the path).
+    io.stderr.write(`iggy-connectors init: ${(error as Error).message}\n`)
+    return error instanceof InitConflictError ? EXIT.USAGE : EXIT.FAILURE
   }
   for (const file of result.files) io.stdout.write(`wrote ${file}\n`)
   io.stdout.write(`\nStart the quick start (random source → embedded broker → stdout sink):\n  ${result.command}\n`)
