@@ -168,6 +168,8 @@ mod tests {
         }
     }
 
+    /// Library file name of a fixture plugin. Fixture names match no real plugin: the upstream
+    /// rules search the test binary's directory, where cargo puts the workspace's plugins.
     fn lib(name: &str) -> String {
         format!("{LIB_PREFIX}{name}.{EXTENSION}")
     }
@@ -208,12 +210,12 @@ mod tests {
     #[test]
     fn given_short_bare_name_when_bundled_should_resolve_to_the_bundled_library() {
         let bundled = TempDir::new("bundled-short");
-        let file = bundled.touch(&lib("iggy_connector_stdout_sink"));
+        let file = bundled.touch(&lib("iggy_connector_resolve_fixture_sink"));
         for name in [
-            "stdout_sink",
-            "iggy_connector_stdout_sink",
-            &format!("{LIB_PREFIX}iggy_connector_stdout_sink"),
-            &lib("iggy_connector_stdout_sink"),
+            "resolve_fixture_sink",
+            "iggy_connector_resolve_fixture_sink",
+            &format!("{LIB_PREFIX}iggy_connector_resolve_fixture_sink"),
+            &lib("iggy_connector_resolve_fixture_sink"),
         ] {
             let found = resolve_path_in("k", name, None, std::slice::from_ref(&bundled.0));
             assert_eq!(found.unwrap(), file, "{name}");
@@ -224,11 +226,11 @@ mod tests {
     fn given_bare_name_when_also_in_config_dir_should_prefer_the_upstream_rule() {
         let config_dir = TempDir::new("bare-config-dir");
         let bundled = TempDir::new("bare-bundled");
-        let local = config_dir.touch(&format!("stdout_sink.{EXTENSION}"));
-        bundled.touch(&lib("iggy_connector_stdout_sink"));
+        let local = config_dir.touch(&format!("resolve_fixture_sink.{EXTENSION}"));
+        bundled.touch(&lib("iggy_connector_resolve_fixture_sink"));
         let found = resolve_path_in(
             "k",
-            "stdout_sink",
+            "resolve_fixture_sink",
             Some(&config_dir.0),
             std::slice::from_ref(&bundled.0),
         );
@@ -238,10 +240,10 @@ mod tests {
     #[test]
     fn given_path_with_directory_when_only_bundled_has_its_file_should_not_use_the_bundle() {
         let bundled = TempDir::new("dir-not-bundled");
-        bundled.touch(&lib("iggy_connector_stdout_sink"));
+        bundled.touch(&lib("iggy_connector_resolve_fixture_sink"));
         let error = resolve_path_in(
             "k",
-            "build/plugins/libiggy_connector_stdout_sink",
+            "build/plugins/libiggy_connector_resolve_fixture_sink",
             None,
             std::slice::from_ref(&bundled.0),
         )
