@@ -50,7 +50,7 @@ const transformTable = z.record(z.string(), z.record(z.string(), z.unknown()).nu
 
 const common = {
   // Keys name state files and API paths: no whitespace or path separators.
-  key: z.string().regex(/^[^\s/\\]+$/, 'expected a non-empty key without whitespace, "/" or "\\"'),
+  key: z.string().regex(/^[^\s/\\\p{Cc}]+$/u, 'expected a non-empty key without whitespace, control characters, "/" or "\\"'),
   enabled: z.boolean(),
   version: u64,
   name: z.string(),
@@ -65,7 +65,8 @@ const common = {
 export const sourceConfigSchema = z.strictObject({
   type: z.literal('source'),
   ...common,
-  streams: z.array(sourceStream),
+  // With no stream a source would read (and Ack, and maybe delete) rows it sends nowhere.
+  streams: z.array(sourceStream).min(1, 'expected at least one [[streams]] entry: a source without one would discard everything it reads'),
 })
 
 export const sinkConfigSchema = z.strictObject({
