@@ -63,6 +63,11 @@ export interface ConnectorStats {
   /** Sinks: consume() returned non-zero. */
   consumeErrors: number
   deadLettered: number
+  /**
+   * Sinks: messages the plugin refused for their content (dead-lettered, or the batch
+   * failed without a dead-letter topic); counted at each report.
+   */
+  rejected: number
   /** Dropped by transforms on purpose. */
   filtered: number
   /** Sinks: sum over partitions of (current_offset - committed offset). */
@@ -210,6 +215,11 @@ export interface SourceConnectorOptions {
   streams: Array<SourceStreamOptions>
   verbose: boolean
   retry?: RetryOptions
+  /**
+   * Messages that cannot be sent to Iggy as produced go here; without it their batch is
+   * Nacked.
+   */
+  deadLetter?: DeadLetterOptions
 }
 
 export interface SourceStreamOptions {
