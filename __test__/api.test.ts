@@ -168,8 +168,10 @@ describe('restart', () => {
     expect((await app.inject({ method: 'PUT', url: '/sources/random/configs/active', payload: { version: 1 } })).statusCode).toBe(204)
     // Hold the first restart inside the engine until the other four have been answered: they
     // overlap it by construction, not by a delay.
-    let release = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
+    let release: (() => void) | undefined
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
     const fake = engine()
     const restartSource = fake.restartSource.bind(fake)
     fake.restartSource = async (key, options) => {
@@ -180,7 +182,7 @@ describe('restart', () => {
     const requests = Array.from({ length: 5 }, () =>
       app.inject({ method: 'POST', url: '/sources/random/restart', headers: JSON_TYPE }).then((r) => {
         answered.push(r.statusCode)
-        if (answered.length === 4) release()
+        if (answered.length === 4) release?.()
         return r
       }),
     )
