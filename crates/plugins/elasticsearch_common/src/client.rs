@@ -92,10 +92,14 @@ impl EsClient {
             .connect_timeout(timeout.min(Duration::from_secs(10)));
         if let Some(path) = &config.tls_ca_file {
             let pem = std::fs::read(path).map_err(|e| {
-                EsError::Config(format!("plugin_config.tls_ca_file: cannot read '{path}': {e}"))
+                EsError::Config(format!(
+                    "plugin_config.tls_ca_file: cannot read '{path}': {e}"
+                ))
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                EsError::Config(format!("plugin_config.tls_ca_file: '{path}' is not PEM: {e}"))
+                EsError::Config(format!(
+                    "plugin_config.tls_ca_file: '{path}' is not PEM: {e}"
+                ))
             })?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);

@@ -39,7 +39,9 @@ pub fn duration(key: &str, value: Option<&str>, default: Duration) -> Result<Dur
     match value {
         None => Ok(default),
         Some(text) => humantime::parse_duration(text.trim()).map_err(|e| {
-            format!("plugin_config.{key}: '{text}' is not a duration like \"100ms\" or \"10s\" ({e})")
+            format!(
+                "plugin_config.{key}: '{text}' is not a duration like \"100ms\" or \"10s\" ({e})"
+            )
         }),
     }
 }

@@ -25,7 +25,9 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The sleep after failed attempt `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.initial_delay
             .saturating_mul(factor)
             .min(self.max_delay)

@@ -169,8 +169,15 @@ impl Es {
     }
 
     /// Sends a request and returns the status and JSON body; panics on a transport error.
-    pub async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.url));
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/json")
@@ -182,7 +189,10 @@ impl Es {
             .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"));
         let status = response.status().as_u16();
         let bytes = response.bytes().await.unwrap_or_default();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Creates `index` with one shard, no replicas (a single node stays green) and `mappings`.
@@ -219,7 +229,11 @@ impl Es {
                 .await
                 .expect("bulk request");
             let answer: Value = response.json().await.expect("bulk answer");
-            assert_eq!(answer["errors"], json!(false), "bulk into {index}: {answer}");
+            assert_eq!(
+                answer["errors"],
+                json!(false),
+                "bulk into {index}: {answer}"
+            );
         }
         self.refresh(index).await;
     }
@@ -251,12 +265,17 @@ impl Es {
         let mut out = Vec::new();
         let mut after: Option<Value> = None;
         loop {
-            let mut query = json!({"size": 10000, "sort": [{"_id": "asc"}], "query": {"match_all": {}}});
+            let mut query =
+                json!({"size": 10000, "sort": [{"_id": "asc"}], "query": {"match_all": {}}});
             if let Some(after) = &after {
                 query["search_after"] = json!([after]);
             }
             let (status, body) = self
-                .request(reqwest::Method::POST, &format!("/{index}/_search"), Some(query))
+                .request(
+                    reqwest::Method::POST,
+                    &format!("/{index}/_search"),
+                    Some(query),
+                )
                 .await;
             assert_eq!(status, 200, "search {index}: {body}");
             let hits = body["hits"]["hits"].as_array().cloned().unwrap_or_default();

@@ -147,8 +147,10 @@ mod tests {
 
     #[test]
     fn given_bad_values_should_name_every_key() {
-        let err = parse(json!({"url": "http://h:9200", "index": "Bad*", "batch_size": 0,
-            "retry_delay": "later", "index_mapping": "nope"}))
+        let err = parse(
+            json!({"url": "http://h:9200", "index": "Bad*", "batch_size": 0,
+            "retry_delay": "later", "index_mapping": "nope"}),
+        )
         .unwrap_err();
         for key in [
             "plugin_config.index",

@@ -130,7 +130,11 @@ mod tests {
         assert_eq!(raw.source["data"], "/wA=");
         assert_eq!(raw.source["data_type"], "raw");
         let json_raw = build(&message(Payload::Raw(b"[1,2]".to_vec())), &topic(), 1, None).unwrap();
-        assert_eq!(json_raw.source, json!([1, 2]), "non-objects carry no metadata");
+        assert_eq!(
+            json_raw.source,
+            json!([1, 2]),
+            "non-objects carry no metadata"
+        );
         let text = build(&message(Payload::Text("hi".into())), &topic(), 1, None).unwrap();
         assert_eq!(text.source["text"], "hi");
         assert_eq!(text.source["data_type"], "text");
@@ -146,12 +150,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(doc.id, "o-1");
-        let num = build(&message(Payload::Json(json!({"order": 5}))), &topic(), 1, Some("order"))
-            .unwrap();
+        let num = build(
+            &message(Payload::Json(json!({"order": 5}))),
+            &topic(),
+            1,
+            Some("order"),
+        )
+        .unwrap();
         assert_eq!(num.id, "5");
-        let missing = build(&message(Payload::Json(json!({}))), &topic(), 1, Some("order"))
-            .err()
-            .unwrap();
+        let missing = build(
+            &message(Payload::Json(json!({}))),
+            &topic(),
+            1,
+            Some("order"),
+        )
+        .err()
+        .unwrap();
         assert!(missing.contains("missing"), "{missing}");
         let proto = build(&message(Payload::Proto("{}".into())), &topic(), 1, None)
             .err()

@@ -12,7 +12,9 @@ pub mod config;
 mod document;
 mod sink;
 
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
+use iggy_connectors_sdk::{
+    ConsumeOutcome, ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector,
+};
 
 pub use config::ElasticsearchSinkConfig;
 pub use sink::{ElasticsearchSink, Rejected, SinkError};
@@ -40,21 +42,16 @@ impl iggy_connectors_sdk::Sink for ElasticsearchSink {
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), iggy_connectors_sdk::Error> {
+    ) -> Result<ConsumeOutcome, iggy_connectors_sdk::Error> {
         let rejected = ElasticsearchSink::consume(self, topic, metadata, messages)
             .await
             .map_err(sdk_error)?;
-        // Until the SDK carries rejections across the ABI, a refused message fails the batch
-        // rather than being dropped silently.
-        match rejected.first() {
-            None => Ok(()),
-            Some(first) => Err(iggy_connectors_sdk::Error::Storage(format!(
-                "{} message(s) refused by Elasticsearch, first at offset {}: {}",
-                rejected.len(),
-                first.offset,
-                first.reason
-            ))),
+        // Everything else is stored; the engine dead-letters these with the reason.
+        let mut outcome = ConsumeOutcome::all_stored();
+        for r in rejected {
+            outcome.reject(r.offset, r.reason);
         }
+        Ok(outcome)
     }
 
     async fn close(&mut self) -> Result<(), iggy_connectors_sdk::Error> {

@@ -83,7 +83,9 @@ async fn stores_json_messages_with_message_metadata(flavor: Flavor) {
     let sink = open(&server.url, &index, json!({})).await;
     let batch = messages(
         0,
-        (1..=3).map(|i| json!({"id": i, "name": format!("doc_{i}")})).collect(),
+        (1..=3)
+            .map(|i| json!({"id": i, "name": format!("doc_{i}")}))
+            .collect(),
     );
     let rejected = sink.consume(&topic(), meta(), batch).await.expect("stored");
     assert!(rejected.is_empty(), "{rejected:?}");
@@ -172,7 +174,11 @@ async fn mapping_conflicts_are_rejected_with_the_reason_and_the_rest_stored(flav
             "{}",
             r.reason
         );
-        assert!(r.reason.contains(&format!("not-a-number-{}", r.offset)), "{}", r.reason);
+        assert!(
+            r.reason.contains(&format!("not-a-number-{}", r.offset)),
+            "{}",
+            r.reason
+        );
     }
     let mut stored: Vec<i64> = es
         .all_documents(&index)
@@ -200,11 +206,18 @@ async fn id_field_names_the_document(flavor: Flavor) {
     let rejected = sink.consume(&topic(), meta(), batch).await.unwrap();
     assert_eq!(rejected.len(), 1);
     assert_eq!(rejected[0].offset, 1);
-    assert!(rejected[0].reason.contains("missing"), "{}", rejected[0].reason);
+    assert!(
+        rejected[0].reason.contains("missing"),
+        "{}",
+        rejected[0].reason
+    );
     let docs = es.all_documents(&index).await;
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0].0, "o-1");
-    assert_eq!(docs[0].1["v"], 3, "the later message overwrote the earlier one");
+    assert_eq!(
+        docs[0].1["v"], 3,
+        "the later message overwrote the earlier one"
+    );
 }
 
 async fn creates_index_with_the_configured_mapping(flavor: Flavor) {

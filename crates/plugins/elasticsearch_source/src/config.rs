@@ -103,9 +103,7 @@ impl ElasticsearchSourceConfig {
         if timeout.is_zero() {
             problems.push("plugin_config.timeout_seconds: must be at least 1".into());
         }
-        let tie_breaker_field = self
-            .tie_breaker_field
-            .unwrap_or_else(|| "_id".to_string());
+        let tie_breaker_field = self.tie_breaker_field.unwrap_or_else(|| "_id".to_string());
         if tie_breaker_field.trim().is_empty() {
             problems.push("plugin_config.tie_breaker_field: must not be empty".into());
         }

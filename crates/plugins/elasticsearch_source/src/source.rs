@@ -197,7 +197,10 @@ impl ElasticsearchSource {
                 return Err(e.into());
             }
         };
-        let hits = answer["hits"]["hits"].as_array().cloned().unwrap_or_default();
+        let hits = answer["hits"]["hits"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let mut messages = Vec::with_capacity(hits.len());
         let mut staged = Staged {
             last_timestamp: None,
@@ -258,7 +261,8 @@ impl ElasticsearchSource {
             stats.successful_polls_count += 1;
             stats.last_successful_poll = Some(now_rfc3339());
             let n = stats.successful_polls_count as f64;
-            stats.avg_batch_processing_time_ms += (elapsed_ms - stats.avg_batch_processing_time_ms) / n;
+            stats.avg_batch_processing_time_ms +=
+                (elapsed_ms - stats.avg_batch_processing_time_ms) / n;
             if hits.is_empty() {
                 stats.empty_polls_count += 1;
                 return Ok(ProducedMessages {

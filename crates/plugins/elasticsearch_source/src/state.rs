@@ -46,7 +46,9 @@ impl SourceState {
         match rmp_serde::from_slice(bytes) {
             Ok(state) => Some(state),
             Err(e) => {
-                tracing::warn!("Elasticsearch source: ignoring unreadable state ({e}); starting fresh");
+                tracing::warn!(
+                    "Elasticsearch source: ignoring unreadable state ({e}); starting fresh"
+                );
                 None
             }
         }

@@ -8,13 +8,19 @@
 //! source document: nothing skipped, nothing duplicated.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use iggy::prelude::{
+    Client, Consumer, HeaderKey, Identifier, IggyClient, IggyMessage, MessageClient,
+    PollingStrategy, UserClient,
+};
 use iggy_connector_elasticsearch_common::testing::{Es, Flavor, TestServer, unique_name};
 use iggy_connector_elasticsearch_source::message_id;
 use iggy_connectors_engine::{
-    ConnectorKind, ConnectorStats, Engine, EngineConfig, IggyConfig, PartitioningConfig,
-    RetryConfig, SinkConfig, SinkStreamConfig, SourceConfig, SourceStreamConfig, Status,
+    ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, EngineConfig, IggyConfig,
+    PartitioningConfig, RetryConfig, SinkConfig, SinkStreamConfig, SourceConfig,
+    SourceStreamConfig, Status,
 };
 use iggy_connectors_sdk::Schema;
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
@@ -33,7 +39,10 @@ fn plugins() -> (PathBuf, PathBuf) {
         ])
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "building the Elasticsearch plugins failed");
+    assert!(
+        status.success(),
+        "building the Elasticsearch plugins failed"
+    );
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
@@ -63,6 +72,16 @@ fn retry() -> RetryConfig {
 
 /// An engine with one Elasticsearch source and one Elasticsearch sink joined by `es/docs`.
 fn pipeline(broker_address: &str, state_dir: &Path, source: Value, sink: Value) -> Engine {
+    pipeline_with_dead_letter(broker_address, state_dir, source, sink, None)
+}
+
+fn pipeline_with_dead_letter(
+    broker_address: &str,
+    state_dir: &Path,
+    source: Value,
+    sink: Value,
+    dead_letter: Option<DeadLetterConfig>,
+) -> Engine {
     let (source_lib, sink_lib) = plugins();
     Engine::new(EngineConfig {
         iggy: IggyConfig {
@@ -93,6 +112,7 @@ fn pipeline(broker_address: &str, state_dir: &Path, source: Value, sink: Value) 
             }],
             verbose: false,
             retry: retry(),
+            dead_letter: None,
         }],
         sinks: vec![SinkConfig {
             key: "es".into(),
@@ -112,7 +132,7 @@ fn pipeline(broker_address: &str, state_dir: &Path, source: Value, sink: Value) 
             }],
             verbose: false,
             retry: retry(),
-            dead_letter: None,
+            dead_letter,
         }],
     })
 }
@@ -154,7 +174,11 @@ fn chrono_like(millis: u64) -> String {
     let secs = millis / 1000;
     let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
     let days = secs / 86_400 - 19_737; // 2024-01-15 is day 19 737 of the epoch
-    format!("2024-01-{:02}T{h:02}:{m:02}:{s:02}.{:03}Z", 15 + days, millis % 1000)
+    format!(
+        "2024-01-{:02}T{h:02}:{m:02}:{s:02}.{:03}Z",
+        15 + days,
+        millis % 1000
+    )
 }
 
 fn stats(engine: &Engine, kind: ConnectorKind) -> ConnectorStats {
@@ -193,13 +217,20 @@ async fn wait_for(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
 
 /// Every sink document equals its source document plus the `_iggy_*` fields, has the id the
 /// source derived, and the topic held exactly `expected` messages.
-async fn assert_landed_once(es: &Es, source_index: &str, sink_index: &str, expected: &[(String, Value)]) {
+async fn assert_landed_once(
+    es: &Es,
+    source_index: &str,
+    sink_index: &str,
+    expected: &[(String, Value)],
+) {
     let stored = es.all_documents(sink_index).await;
-    assert_eq!(stored.len(), expected.len(), "one sink document per source document");
-    let by_id: std::collections::HashMap<String, &Value> = stored
-        .iter()
-        .map(|(id, doc)| (id.clone(), doc))
-        .collect();
+    assert_eq!(
+        stored.len(),
+        expected.len(),
+        "one sink document per source document"
+    );
+    let by_id: std::collections::HashMap<String, &Value> =
+        stored.iter().map(|(id, doc)| (id.clone(), doc)).collect();
     let mut max_offset = 0;
     for (source_id, source_doc) in expected {
         let id = message_id(source_index, source_id).to_string();
@@ -250,7 +281,9 @@ async fn given_100000_documents_when_piped_through_iggy_should_land_once_with_id
     es.index_documents(&source_index, &docs).await;
     let indexing = indexing.elapsed();
 
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let state = TempDir::new("es_e2e_state");
     let engine = pipeline(
         &broker.address().to_string(),
@@ -260,7 +293,10 @@ async fn given_100000_documents_when_piped_through_iggy_should_land_once_with_id
     );
     let started = Instant::now();
     let stats_at_start = engine.start().await.expect("engine starts");
-    assert!(stats_at_start.iter().all(|s| s.status == Status::Running), "{stats_at_start:#?}");
+    assert!(
+        stats_at_start.iter().all(|s| s.status == Status::Running),
+        "{stats_at_start:#?}"
+    );
     let stored = wait_count(&es, &sink_index, TOTAL, Duration::from_secs(600)).await;
     let elapsed = started.elapsed();
     engine.stop(Duration::from_secs(10)).await;
@@ -283,7 +319,9 @@ async fn server_restarted_mid_stream_loses_nothing(flavor: Flavor) {
     es.create_index(&source_index, mappings()).await;
     let docs = documents(0, TOTAL);
     es.index_documents(&source_index, &docs).await;
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let state = TempDir::new("es_restart_state");
     let engine = pipeline(
         &broker.address().to_string(),
@@ -322,7 +360,8 @@ async fn iggy_unreachable_for_a_while_neither_skips_nor_duplicates(flavor: Flavo
     let sink_index = unique_name("outage_sink");
     es.create_index(&source_index, mappings()).await;
     let docs = documents(0, BEFORE + DURING);
-    es.index_documents(&source_index, &docs[..BEFORE as usize]).await;
+    es.index_documents(&source_index, &docs[..BEFORE as usize])
+        .await;
 
     let broker_data = TempDir::new("es_outage_broker");
     let broker_config = || BrokerConfig {
@@ -339,12 +378,16 @@ async fn iggy_unreachable_for_a_while_neither_skips_nor_duplicates(flavor: Flavo
         sink_config(&server.url, &sink_index),
     );
     engine.start().await.expect("engine starts");
-    assert_eq!(wait_count(&es, &sink_index, BEFORE, Duration::from_secs(120)).await, BEFORE);
+    assert_eq!(
+        wait_count(&es, &sink_index, BEFORE, Duration::from_secs(120)).await,
+        BEFORE
+    );
 
     // Everything so far is delivered, so no send is in flight when the broker stops.
     broker.shutdown().await;
     let send_errors = stats(&engine, ConnectorKind::Source).send_errors;
-    es.index_documents(&source_index, &docs[BEFORE as usize..]).await;
+    es.index_documents(&source_index, &docs[BEFORE as usize..])
+        .await;
     let source_failed = wait_for(Duration::from_secs(60), || {
         stats(&engine, ConnectorKind::Source).send_errors > send_errors
     })
@@ -364,7 +407,128 @@ async fn iggy_unreachable_for_a_while_neither_skips_nor_duplicates(flavor: Flavo
     assert_landed_once(&es, &source_index, &sink_index, &docs).await;
 }
 
+/// Every message of partition 0 of `stream/topic`, read without committing anything.
+async fn read_topic(address: &str, stream: &str, topic: &str) -> Vec<IggyMessage> {
+    let client = IggyClient::builder()
+        .with_tcp()
+        .with_server_address(address.to_owned())
+        .build()
+        .expect("client");
+    client.connect().await.expect("connect");
+    client.login_user("iggy", "iggy").await.expect("login");
+    client
+        .poll_messages(
+            &Identifier::named(stream).unwrap(),
+            &Identifier::named(topic).unwrap(),
+            Some(0),
+            &Consumer::new(Identifier::named("es-e2e-reader").unwrap()),
+            &PollingStrategy::offset(0),
+            10_000,
+            false,
+        )
+        .await
+        .expect("poll")
+        .messages
+}
+
+fn header(message: &IggyMessage, key: &str) -> Option<String> {
+    let headers = message.user_headers_map().ok().flatten()?;
+    let value = headers.get(&HeaderKey::from_str(key).ok()?)?;
+    value.as_str().ok().map(str::to_owned)
+}
+
+/// Documents the sink index refuses for their data (a string where the sink's mapping says
+/// integer) are dead-lettered with the server's reason; the others are indexed and committed.
+async fn mapping_conflicts_are_dead_lettered_with_the_reason(flavor: Flavor) {
+    let server = TestServer::shared(flavor);
+    let es = Es::new(&server.url);
+    let source_index = unique_name("conflict_source");
+    let sink_index = unique_name("conflict_sink");
+    es.create_index(
+        &source_index,
+        json!({"properties": {"v": {"type": "keyword"},
+        "n": {"type": "long"}, "timestamp": {"type": "date"}}}),
+    )
+    .await;
+    let docs: Vec<(String, Value)> = (0..100u64)
+        .map(|n| {
+            let v = if n % 10 == 7 {
+                json!(format!("bad-{n}"))
+            } else {
+                json!(n)
+            };
+            (
+                format!("c{n}"),
+                json!({"n": n, "v": v, "timestamp": chrono_like(1_705_312_800_000 + n)}),
+            )
+        })
+        .collect();
+    es.index_documents(&source_index, &docs).await;
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
+    let address = broker.address().to_string();
+    let state = TempDir::new("es_conflict_state");
+    let mut sink = sink_config(&server.url, &sink_index);
+    sink["index_mapping"]["mappings"] = json!({"properties": {"v": {"type": "integer"}}});
+    let engine = pipeline_with_dead_letter(
+        &address,
+        &state.0,
+        source_config(&server.url, &source_index, 30),
+        sink,
+        Some(DeadLetterConfig {
+            stream: "es".into(),
+            topic: "dead".into(),
+        }),
+    );
+    engine.start().await.expect("engine starts");
+    let stored = wait_count(&es, &sink_index, 90, Duration::from_secs(120)).await;
+    let dead_lettered = wait_for(Duration::from_secs(60), || {
+        stats(&engine, ConnectorKind::Sink).dead_lettered >= 10
+    })
+    .await;
+    let sink_stats = stats(&engine, ConnectorKind::Sink);
+    let dlq = read_topic(&address, "es", "dead").await;
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    assert_eq!(stored, 90);
+    assert!(dead_lettered, "{sink_stats:?}");
+    assert_eq!(sink_stats.dead_lettered, 10, "{sink_stats:?}");
+    let mut bad: Vec<u64> = Vec::new();
+    for message in &dlq {
+        let payload: Value = serde_json::from_slice(&message.payload).expect("JSON payload");
+        let n = payload["n"].as_u64().unwrap();
+        assert_eq!(
+            payload["v"],
+            json!(format!("bad-{n}")),
+            "only conflicting documents"
+        );
+        let reason = header(message, "iggy-connectors-error").expect("reason header");
+        assert!(reason.contains("mapper_parsing_exception"), "{reason}");
+        assert!(reason.contains(&format!("bad-{n}")), "{reason}");
+        assert_eq!(
+            header(message, "iggy-connectors-error-kind").as_deref(),
+            Some("rejected")
+        );
+        bad.push(n);
+    }
+    bad.sort();
+    assert_eq!(bad, (0..100).filter(|n| n % 10 == 7).collect::<Vec<_>>());
+    let stored_ns: std::collections::BTreeSet<u64> = es
+        .all_documents(&sink_index)
+        .await
+        .iter()
+        .map(|(_, d)| d["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(stored_ns, (0..100).filter(|n| n % 10 != 7).collect());
+}
+
 mod opensearch {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn mapping_conflicts_are_dead_lettered_with_the_reason() {
+        super::mapping_conflicts_are_dead_lettered_with_the_reason(super::Flavor::OpenSearch).await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn server_restarted_mid_stream_loses_nothing() {
         super::server_restarted_mid_stream_loses_nothing(super::Flavor::OpenSearch).await
@@ -378,6 +542,12 @@ mod opensearch {
 }
 
 mod elasticsearch {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn mapping_conflicts_are_dead_lettered_with_the_reason() {
+        super::mapping_conflicts_are_dead_lettered_with_the_reason(super::Flavor::Elasticsearch)
+            .await
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn server_restarted_mid_stream_loses_nothing() {
         super::server_restarted_mid_stream_loses_nothing(super::Flavor::Elasticsearch).await

@@ -106,7 +106,10 @@ async fn produces_documents_in_order_with_stable_ids(flavor: Flavor) {
     let got = payloads(&batch);
     assert_eq!(ids(&got), vec![1, 2, 3]);
     assert_eq!(got[0]["name"], "doc_1");
-    assert_eq!(got[2], json!({"id": 3, "name": "doc_3", "value": 30, "timestamp": second(3)}));
+    assert_eq!(
+        got[2],
+        json!({"id": 3, "name": "doc_3", "value": 30, "timestamp": second(3)})
+    );
     assert_eq!(batch.messages[0].id, Some(message_id(&index, "doc-000001")));
     assert_eq!(
         batch.messages[1].origin_timestamp,
@@ -135,7 +138,9 @@ async fn documents_sharing_one_timestamp_across_page_boundaries_are_read_once(fl
     // 10 earlier documents, 500 at one instant (pages of 100 split them five times), 10 later.
     let mut docs = documents(0, 10, |i| format!("2024-01-15T09:00:{i:02}Z"));
     docs.extend(documents(10, 500, |_| "2024-01-15T10:00:00Z".to_string()));
-    docs.extend(documents(510, 10, |i| format!("2024-01-15T11:00:{:02}Z", i - 510)));
+    docs.extend(documents(510, 10, |i| {
+        format!("2024-01-15T11:00:{:02}Z", i - 510)
+    }));
     es.index_documents(&index, &docs).await;
     let source = open(&server.url, &index, json!({"batch_size": 100}), None).await;
     let mut got = ids(&drain(&source).await);
@@ -158,9 +163,16 @@ async fn nack_rereads_and_ack_moves_on(flavor: Flavor) {
     source.nack();
     let again = source.poll_now().await.unwrap();
     assert_eq!(ids(&payloads(&again)), vec![1, 2], "Nack re-delivers");
-    assert_eq!(source.state().last_document_id, None, "nothing committed yet");
+    assert_eq!(
+        source.state().last_document_id,
+        None,
+        "nothing committed yet"
+    );
     source.ack();
-    assert_eq!(source.state().last_document_id.as_deref(), Some("doc-000002"));
+    assert_eq!(
+        source.state().last_document_id.as_deref(),
+        Some("doc-000002")
+    );
     // A batch never settled (host crashed mid-send) counts as Nack.
     let unsettled = source.poll_now().await.unwrap();
     assert_eq!(ids(&payloads(&unsettled)), vec![3, 4]);
@@ -182,7 +194,10 @@ async fn state_persists_across_connector_restart(flavor: Flavor) {
     source.ack();
     let decoded = SourceState::from_bytes(&saved.0).unwrap();
     assert_eq!(decoded.last_document_id.as_deref(), Some("doc-000003"));
-    assert_eq!(decoded.last_poll_timestamp.as_deref(), Some("2024-01-15T10:00:03.000Z"));
+    assert_eq!(
+        decoded.last_poll_timestamp.as_deref(),
+        Some("2024-01-15T10:00:03.000Z")
+    );
     drop(source);
 
     es.index_documents(&index, &documents(4, 3, second)).await;
@@ -214,7 +229,7 @@ async fn missing_index_fails_open_naming_it(flavor: Flavor) {
     let config: ElasticsearchSourceConfig =
         serde_json::from_value(json!({"url": server.url, "index": "no_such_index_here"})).unwrap();
     let mut source = ElasticsearchSource::new(1, config, None);
-    let err = source.open().await.err().expect("open fails").to_string();
+    let err = source.open().await.expect_err("open fails").to_string();
     assert!(err.contains("plugin_config.index"), "{err}");
     assert!(err.contains("no_such_index_here"), "{err}");
 }
