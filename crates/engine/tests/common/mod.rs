@@ -54,6 +54,26 @@ impl Broker {
         })
     }
 
+    /// An embedded broker keeping its data in `data_dir` at `address` (`127.0.0.1:0` for any
+    /// port), so it can be stopped and started again with everything it held; `None` when an
+    /// external server is used (it cannot be restarted from here).
+    pub async fn start_persistent(address: &str, data_dir: &Path) -> Option<Broker> {
+        if std::env::var("IGGY_TEST_SERVER").is_ok() {
+            return None;
+        }
+        let handle = BrokerHandle::start(BrokerConfig {
+            address: address.to_owned(),
+            data_dir: Some(data_dir.to_path_buf()),
+            ..BrokerConfig::default()
+        })
+        .await
+        .expect("embedded broker starts");
+        Some(Broker {
+            address: handle.address().to_string(),
+            handle: Some(handle),
+        })
+    }
+
     pub async fn stop(self) {
         if let Some(handle) = self.handle {
             handle.shutdown().await;
@@ -73,6 +93,14 @@ pub fn plugin(crate_name: &str) -> PathBuf {
                 "engine_test_source",
                 "-p",
                 "engine_test_sink",
+                "-p",
+                "engine_test_legacy_source",
+                "-p",
+                "engine_test_abi_v2",
+                "-p",
+                "iggy_connector_panicking_sink",
+                "-p",
+                "iggy_connector_random_source",
             ])
             .status()
             .expect("cargo runs");
