@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::dead_letter::Origin;
 use super::encode::{ByteSlice, ConsumeBuffers, RawMessageRef, RawMessagesRef};
+use super::ownership;
 use super::prepare::{FailureKind, prepare};
 use super::{Shared, TARGET};
 use crate::config::SinkStreamConfig;
@@ -127,6 +128,10 @@ pub async fn run(
             Done::Stopped => return,
         }
         let last = polled.messages.last().map_or(0, |m| m.header.offset);
+        let label = format!("{}/{topic}", stream.stream);
+        if !ownership::still_owner(ctx, &consumer, &stream_id, &topic_id, &label, &polled).await {
+            continue;
+        }
         let stored = ctx
             .consumer
             .store_consumer_offset(

@@ -4,6 +4,7 @@
 mod consume;
 mod dead_letter;
 mod encode;
+mod ownership;
 mod prepare;
 
 use std::sync::Arc;
