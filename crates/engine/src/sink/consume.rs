@@ -14,6 +14,7 @@ use iggy_connectors_sdk::{MessagesMetadata, TopicMetadata};
 use tokio::sync::watch;
 
 use super::encode::{ByteSlice, ConsumeBuffers, RawMessageRef, RawMessagesRef};
+use super::ownership;
 use super::prepare::{FailureKind, prepare};
 use super::{Shared, TARGET};
 use crate::config::SinkStreamConfig;
@@ -140,6 +141,10 @@ pub async fn run(
             }
         }
         let last = polled.messages.last().map_or(0, |m| m.header.offset);
+        let label = format!("{}/{topic}", stream.stream);
+        if !ownership::still_owner(ctx, &consumer, &stream_id, &topic_id, &label, &polled).await {
+            continue;
+        }
         let stored = ctx
             .consumer
             .store_consumer_offset(

@@ -3,6 +3,7 @@
 
 mod consume;
 mod encode;
+mod ownership;
 mod prepare;
 
 use std::sync::Arc;

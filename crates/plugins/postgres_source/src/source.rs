@@ -65,6 +65,9 @@ pub struct PostgresSource {
     more_waiting: AtomicBool,
 }
 
+/// How long `close` waits for PostgreSQL to end the source's sessions.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -419,8 +422,13 @@ impl PostgresSource {
     }
 
     pub async fn close(&mut self) -> Result<()> {
-        if let Some(pool) = self.pool.take() {
-            pool.close();
+        // Wait until PostgreSQL has ended our sessions: a peek cancelled by the shutdown can
+        // otherwise keep the replication slot busy after close returns, and a quick restart
+        // (or another run of this connector) would find it "active for PID …".
+        if let Some(pool) = self.pool.take()
+            && let Err(error) = pool.shutdown(CLOSE_WAIT).await
+        {
+            tracing::warn!("PostgreSQL source {}: {error}", self.id);
         }
         let state = self.state();
         tracing::info!(
