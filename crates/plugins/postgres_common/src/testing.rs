@@ -14,8 +14,8 @@ pub struct TestServer {
 }
 
 fn script() -> PathBuf {
-    // CARGO_MANIFEST_DIR of this crate: crates/plugins/postgres_source/pg_common
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../scripts/pg-test-server.sh")
+    // CARGO_MANIFEST_DIR of this crate: crates/plugins/postgres_common
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../scripts/pg-test-server.sh")
 }
 
 /// The data directory of server `name`: under `PG_TEST_DIR` when set (so concurrent checkouts
