@@ -387,7 +387,8 @@ async fn iggy_unreachable_for_a_while_neither_skips_nor_duplicates(flavor: Flavo
 
     // Everything so far is delivered, so no send is in flight when the broker stops.
     broker.shutdown().await;
-    es.index_documents(&source_index, &docs[BEFORE as usize..]).await;
+    es.index_documents(&source_index, &docs[BEFORE as usize..])
+        .await;
     // Leave Iggy away while the source polls the new documents (every 10 ms) and fails to send
     // them; what is asserted below does not depend on how long this is.
     tokio::time::sleep(Duration::from_secs(3)).await;
