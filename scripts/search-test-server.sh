@@ -143,8 +143,12 @@ start() {
       # Test data is small, but a shared disk may be fuller than the servers' watermarks
       # (85/90/95 %), which would make them block index creation and writes: turn them off.
       curl -fsS -X PUT "http://127.0.0.1:$port/_cluster/settings" -H 'content-type: application/json' \
-        -d '{"persistent":{"cluster.routing.allocation.disk.threshold_enabled":false,"cluster.blocks.create_index":null}}' \
+        -d '{"persistent":{"cluster.routing.allocation.disk.threshold_enabled":false}}' \
         >/dev/null 2>&1 || { echo "search-test-server: cannot disable disk watermarks" >&2; stop; exit 1; }
+      # OpenSearch only (Elasticsearch 7 has no such setting): lift a create-index block.
+      [ "$flavor" = opensearch ] && curl -fsS -X PUT "http://127.0.0.1:$port/_cluster/settings" \
+        -H 'content-type: application/json' -d '{"persistent":{"cluster.blocks.create_index":null}}' \
+        >/dev/null 2>&1
       print_url
       return
     fi
