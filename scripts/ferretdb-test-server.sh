@@ -85,7 +85,7 @@ build() {
     local started
     started=$(date +%s)
     echo "ferretdb-test-server: building the FerretDB launcher (first run: a few minutes)" >&2
-    (cd "$src" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
+    (cd "$src" && unset GOROOT && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \
       "$go_bin" build -trimpath -o "$bin.tmp" .) >&2
     mv "$bin.tmp" "$bin"
     echo "ferretdb-test-server: built in $(( $(date +%s) - started ))s: $bin" >&2
