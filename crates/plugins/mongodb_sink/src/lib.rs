@@ -12,7 +12,9 @@ pub mod document;
 mod failure;
 mod sink;
 
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
+use iggy_connectors_sdk::{
+    ConsumeOutcome, ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector,
+};
 
 pub use config::MongoDbSinkConfig;
 pub use sink::{MongoDbSink, Rejection, SinkCounters, SinkError};
@@ -39,15 +41,15 @@ impl iggy_connectors_sdk::Sink for MongoDbSink {
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), iggy_connectors_sdk::Error> {
-        // TEMPORARY until the sink-rejections API is on main.
+    ) -> Result<ConsumeOutcome, iggy_connectors_sdk::Error> {
         let rejections = MongoDbSink::consume(self, topic, metadata, messages)
             .await
             .map_err(sdk_error)?;
-        match rejections.first() {
-            None => Ok(()),
-            Some(r) => Err(iggy_connectors_sdk::Error::Storage(r.reason.clone())),
+        let mut outcome = ConsumeOutcome::all_stored();
+        for rejection in rejections {
+            outcome.reject(rejection.offset, rejection.reason);
         }
+        Ok(outcome)
     }
 
     async fn close(&mut self) -> Result<(), iggy_connectors_sdk::Error> {

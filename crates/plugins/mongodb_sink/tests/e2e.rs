@@ -392,7 +392,8 @@ async fn given_documents_the_server_refuses_should_dead_letter_them_with_reason_
         .filter(|i| *i != OVERSIZED as i64 && *i != BAD_KEY as i64)
         .collect();
     assert_eq!(offsets, expected);
-    assert_eq!(stats.dead_lettered, 2, "{stats:?}");
+    assert_eq!((stats.rejected, stats.dead_lettered), (2, 2), "{stats:?}");
+    assert_eq!(stats.consume_errors, 0, "{stats:?}");
 
     let letters = iggy
         .poll_messages(
