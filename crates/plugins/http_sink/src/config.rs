@@ -94,7 +94,7 @@ pub struct Settings {
 }
 
 /// Upstream's method names are upper-case and case-sensitive.
-fn method(key: &str, value: Option<&str>, default: Method) -> Result<Method, String> {
+fn parse_method(key: &str, value: Option<&str>, default: Method) -> Result<Method, String> {
     match value {
         None => Ok(default),
         Some(m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE")) => {
@@ -130,7 +130,7 @@ impl HttpSinkConfig {
                 url.scheme()
             ));
         }
-        let method = method("method", self.method.as_deref(), Method::POST)?;
+        let method = parse_method("method", self.method.as_deref(), Method::POST)?;
         if method == Method::HEAD {
             // A HEAD request has no defined body: the messages would never arrive.
             return Err("plugin_config.method = \"HEAD\" cannot carry messages (HEAD requests have no body); \
@@ -154,7 +154,7 @@ impl HttpSinkConfig {
             }
         };
         let health_check = if self.health_check_enabled.unwrap_or(false) {
-            Some(method(
+            Some(parse_method(
                 "health_check_method",
                 self.health_check_method.as_deref(),
                 Method::HEAD,

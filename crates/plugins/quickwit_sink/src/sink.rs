@@ -107,7 +107,7 @@ impl QuickwitSink {
             SuccessCodes::any_2xx(),
         )
         .map_err(SinkError::Config)?;
-        let id = &settings.index.index_id;
+        let id = settings.index.index_id.clone();
         let open = Open {
             index_url: join(&settings.url, &format!("/api/v1/indexes/{id}"))?,
             indexes_url: join(&settings.url, "/api/v1/indexes")?,
