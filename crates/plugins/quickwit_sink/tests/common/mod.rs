@@ -52,7 +52,7 @@ pub fn doc(i: u64) -> Value {
         "name": format!("test message {i}"),
         "count": i * 10,
         "amount": i as f64 * 1.5,
-        "active": i % 2 == 0,
+        "active": i.is_multiple_of(2),
         "timestamp": 1_700_000_000_000_000u64 + i,
     })
 }
