@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use crate::duration;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
     /// Retries after the first attempt (so `max_retries + 1` attempts in total).
@@ -61,6 +63,23 @@ impl Backoff {
             None => jittered,
         }
     }
+}
+
+/// The retry keys the HTTP plugins share, with upstream `http_sink`'s names and defaults:
+/// `max_retries` (3, retries after the first attempt), `retry_delay` (`"1s"`),
+/// `retry_backoff_multiplier` (2) and `max_retry_delay` (`"30s"`).
+pub fn from_config_keys(
+    max_retries: Option<u32>,
+    retry_delay: Option<&str>,
+    multiplier: Option<f64>,
+    max_retry_delay: Option<&str>,
+) -> Result<Backoff, String> {
+    Ok(Backoff::new(
+        max_retries.unwrap_or(3),
+        duration::parse("retry_delay", retry_delay, Duration::from_secs(1))?,
+        multiplier.unwrap_or(2.0),
+        duration::parse("max_retry_delay", max_retry_delay, Duration::from_secs(30))?,
+    ))
 }
 
 /// A `Retry-After` header in delta-seconds form (the HTTP-date form is rare for APIs and is

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use iggy_connector_http_common::{Backoff, Framing, SuccessCodes, duration};
+use iggy_connector_http_common::{Backoff, Framing, SuccessCodes, backoff, duration};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Deserialize;
@@ -162,20 +162,12 @@ impl HttpSinkConfig {
         } else {
             None
         };
-        let backoff = Backoff::new(
-            self.max_retries.unwrap_or(3),
-            duration::parse(
-                "retry_delay",
-                self.retry_delay.as_deref(),
-                Duration::from_secs(1),
-            )?,
-            self.retry_backoff_multiplier.unwrap_or(2.0),
-            duration::parse(
-                "max_retry_delay",
-                self.max_retry_delay.as_deref(),
-                Duration::from_secs(30),
-            )?,
-        );
+        let backoff = backoff::from_config_keys(
+            self.max_retries,
+            self.retry_delay.as_deref(),
+            self.retry_backoff_multiplier,
+            self.max_retry_delay.as_deref(),
+        )?;
         let success = SuccessCodes::new(
             "success_status_codes",
             self.success_status_codes

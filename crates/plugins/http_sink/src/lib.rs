@@ -14,7 +14,8 @@ mod sink;
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
 
 pub use config::{BatchMode, HttpSinkConfig, Settings};
-pub use sink::{Counters, HttpSink, Rejection, SinkError};
+pub use iggy_connector_http_common::Rejection;
+pub use sink::{Counters, HttpSink, SinkError};
 
 sink_connector!(HttpSink);
 

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use iggy_connector_http_common::{
-    ClientOptions, HttpClient, HttpRequest, SendError, deliver, redact_url,
+    ClientOptions, HttpClient, HttpRequest, Rejection, SendError, deliver, log_rejections,
+    redact_url,
 };
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
@@ -34,13 +35,6 @@ pub enum SinkError {
     Refused(SendError),
     #[error("HTTP sink is not open")]
     NotOpen,
-}
-
-/// A message `consume` could not store because of its content, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub offset: u64,
-    pub reason: String,
 }
 
 /// Counters since open, for logs and tests.
@@ -235,16 +229,13 @@ impl HttpSink {
             self.counters
                 .rejected
                 .fetch_add(rejections.len() as u64, Ordering::Relaxed);
-            for r in &rejections {
-                tracing::error!(
-                    "HTTP sink {}: {}/{} offset {} refused: {}",
-                    self.id,
-                    topic.stream,
-                    topic.topic,
-                    r.offset,
-                    r.reason
-                );
-            }
+            log_rejections(
+                "HTTP sink",
+                self.id,
+                &topic.stream,
+                &topic.topic,
+                &rejections,
+            );
         }
         Ok(rejections)
     }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use iggy_connector_http_common::{Backoff, duration};
+use iggy_connector_http_common::{Backoff, backoff, duration};
 use reqwest::Url;
 use serde::Deserialize;
 
@@ -108,20 +108,12 @@ impl QuickwitSinkConfig {
             batch_size,
             max_payload_size_bytes,
             timeout: duration::parse("timeout", self.timeout.as_deref(), Duration::from_secs(30))?,
-            backoff: Backoff::new(
-                self.max_retries.unwrap_or(3),
-                duration::parse(
-                    "retry_delay",
-                    self.retry_delay.as_deref(),
-                    Duration::from_secs(1),
-                )?,
-                self.retry_backoff_multiplier.unwrap_or(2.0),
-                duration::parse(
-                    "max_retry_delay",
-                    self.max_retry_delay.as_deref(),
-                    Duration::from_secs(30),
-                )?,
-            ),
+            backoff: backoff::from_config_keys(
+                self.max_retries,
+                self.retry_delay.as_deref(),
+                self.retry_backoff_multiplier,
+                self.max_retry_delay.as_deref(),
+            )?,
             verbose: self.verbose_logging.unwrap_or(false),
         })
     }

@@ -12,7 +12,8 @@ mod sink;
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
 
 pub use config::{CommitMode, QuickwitSinkConfig, Settings};
-pub use sink::{Counters, QuickwitSink, Rejection, SinkError};
+pub use iggy_connector_http_common::Rejection;
+pub use sink::{Counters, QuickwitSink, SinkError};
 
 sink_connector!(QuickwitSink);
 

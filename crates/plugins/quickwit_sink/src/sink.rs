@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use iggy_connector_http_common::{
-    ClientOptions, Framing, HttpClient, HttpRequest, SendError, SuccessCodes, deliver, redact_url,
+    ClientOptions, Framing, HttpClient, HttpRequest, Rejection, SendError, SuccessCodes, deliver,
+    log_rejections, redact_url,
 };
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, Payload, TopicMetadata};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -36,13 +37,6 @@ pub enum SinkError {
     Refused(SendError),
     #[error("Quickwit sink is not open")]
     NotOpen,
-}
-
-/// A message `consume` could not store because of its content, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub offset: u64,
-    pub reason: String,
 }
 
 /// Statuses Quickwit answers when the request's documents are the problem (a malformed
@@ -290,16 +284,13 @@ impl QuickwitSink {
             self.counters
                 .rejected
                 .fetch_add(rejections.len() as u64, Ordering::Relaxed);
-            for r in &rejections {
-                tracing::error!(
-                    "Quickwit sink {}: {}/{} offset {} not ingested: {}",
-                    self.id,
-                    topic.stream,
-                    topic.topic,
-                    r.offset,
-                    r.reason
-                );
-            }
+            log_rejections(
+                "Quickwit sink",
+                self.id,
+                &topic.stream,
+                &topic.topic,
+                &rejections,
+            );
         }
         Ok(rejections)
     }
