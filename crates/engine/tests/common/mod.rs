@@ -147,6 +147,7 @@ pub fn source(
         }],
         verbose: false,
         retry: fast_retry(),
+        dead_letter: None,
     }
 }
 
