@@ -11,7 +11,9 @@ pub mod config;
 pub mod envelope;
 mod sink;
 
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
+use iggy_connectors_sdk::{
+    ConsumeOutcome, ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector,
+};
 
 pub use config::{BatchMode, HttpSinkConfig, Settings};
 pub use iggy_connector_http_common::Rejection;
@@ -39,19 +41,16 @@ impl iggy_connectors_sdk::Sink for HttpSink {
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), iggy_connectors_sdk::Error> {
+    ) -> Result<ConsumeOutcome, iggy_connectors_sdk::Error> {
         let rejections = HttpSink::consume(self, topic, metadata, messages)
             .await
             .map_err(sdk_error)?;
-        if rejections.is_empty() {
-            Ok(())
-        } else {
-            // Until the SDK's sink-rejections API lands: fail the batch rather than drop.
-            Err(iggy_connectors_sdk::Error::Storage(format!(
-                "{} message(s) refused by the endpoint",
-                rejections.len()
-            )))
+        // Each refused message goes back to the engine, which dead-letters it with the reason.
+        let mut outcome = ConsumeOutcome::all_stored();
+        for rejection in rejections {
+            outcome.reject(rejection.offset, rejection.reason);
         }
+        Ok(outcome)
     }
 
     async fn close(&mut self) -> Result<(), iggy_connectors_sdk::Error> {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::wiremock::{WireMock, free_port};
 use iggy_connectors_engine::{
-    ConnectorKind, Engine, EngineConfig, IggyConfig, PartitioningConfig, RetryConfig, SinkConfig,
-    SinkStreamConfig, SourceConfig, SourceStreamConfig, Status,
+    ConnectorKind, DeadLetterConfig, Engine, EngineConfig, IggyConfig, PartitioningConfig,
+    RetryConfig, SinkConfig, SinkStreamConfig, SourceConfig, SourceStreamConfig, Status,
 };
 use iggy_connectors_sdk::Schema;
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
@@ -64,8 +64,9 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// engine_test_source (`total` messages `{"seq": n}`) → `http/events` → the HTTP sink at `url`.
-fn pipeline(broker: &BrokerHandle, total: u64, url: &str) -> Engine {
+/// engine_test_source (`total` messages `{"seq": n}`) → `http/events` → the HTTP sink at `url`,
+/// with refused messages dead-lettered to `http/dead_letters` when `dead_letter` is set.
+fn pipeline(broker: &BrokerHandle, total: u64, url: &str, dead_letter: bool) -> Engine {
     let (source_lib, sink_lib) = plugins();
     Engine::new(EngineConfig {
         iggy: IggyConfig {
@@ -96,6 +97,7 @@ fn pipeline(broker: &BrokerHandle, total: u64, url: &str) -> Engine {
             }],
             verbose: false,
             retry: retry(),
+            dead_letter: None,
         }],
         sinks: vec![SinkConfig {
             key: "http".into(),
@@ -120,7 +122,10 @@ fn pipeline(broker: &BrokerHandle, total: u64, url: &str) -> Engine {
             }],
             verbose: false,
             retry: retry(),
-            dead_letter: None,
+            dead_letter: dead_letter.then(|| DeadLetterConfig {
+                stream: "http".into(),
+                topic: "dead_letters".into(),
+            }),
         }],
     })
 }
@@ -154,9 +159,9 @@ async fn wait_lines(server: &WireMock, want: usize, timeout: Duration) -> Vec<Va
     }
 }
 
-/// Checks that `lines` hold exactly `total` messages, `seq` 0..total once each, with their
-/// Iggy metadata; returns nothing, panics naming the first wrong message.
-fn check_each_message(lines: &[Value], total: u64) {
+/// Checks that `lines` hold `seq` 0..total once each except `refused`, with their Iggy
+/// metadata; panics naming the first wrong message.
+fn check_each_message(lines: &[Value], total: u64, refused: &[u64]) {
     let mut by_seq: BTreeMap<u64, &Value> = BTreeMap::new();
     for line in lines {
         let seq = line["payload"]["seq"].as_u64().expect("payload.seq");
@@ -165,9 +170,10 @@ fn check_each_message(lines: &[Value], total: u64) {
             "seq {seq} delivered twice"
         );
     }
-    assert_eq!(by_seq.len() as u64, total, "distinct messages delivered");
-    for (i, (seq, line)) in by_seq.iter().enumerate() {
-        assert_eq!(*seq, i as u64, "seq {i} missing");
+    let expected: Vec<u64> = (0..total).filter(|s| !refused.contains(s)).collect();
+    assert_eq!(by_seq.len(), expected.len(), "distinct messages delivered");
+    for ((seq, line), want) in by_seq.iter().zip(&expected) {
+        assert_eq!(seq, want, "seq {want} missing");
         let m = &line["metadata"];
         assert_eq!(m["iggy_offset"], json!(seq), "offset of seq {seq}");
         assert_eq!(
@@ -192,7 +198,7 @@ async fn given_10000_messages_when_piped_through_iggy_should_reach_the_endpoint_
     let broker = BrokerHandle::start(BrokerConfig::default())
         .await
         .expect("broker starts");
-    let engine = pipeline(&broker, TOTAL, &server.url("/ingest"));
+    let engine = pipeline(&broker, TOTAL, &server.url("/ingest"), false);
     let started = Instant::now();
     let stats = engine.start().await.expect("engine starts");
     assert!(
@@ -208,7 +214,7 @@ async fn given_10000_messages_when_piped_through_iggy_should_reach_the_endpoint_
         lines.len(),
         server.ingest_requests().await.len()
     );
-    check_each_message(&lines, TOTAL);
+    check_each_message(&lines, TOTAL, &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -218,7 +224,12 @@ async fn given_the_endpoint_down_while_messages_flow_when_it_comes_back_should_l
     let broker = BrokerHandle::start(BrokerConfig::default())
         .await
         .expect("broker starts");
-    let engine = pipeline(&broker, TOTAL, &format!("http://127.0.0.1:{port}/ingest"));
+    let engine = pipeline(
+        &broker,
+        TOTAL,
+        &format!("http://127.0.0.1:{port}/ingest"),
+        false,
+    );
     engine.start().await.expect("engine starts");
     // Down: wait until the source produced everything and the sink has failed repeatedly.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -246,5 +257,44 @@ async fn given_the_endpoint_down_while_messages_flow_when_it_comes_back_should_l
     let lines = wait_lines(&server, TOTAL as usize, Duration::from_secs(120)).await;
     engine.stop(Duration::from_secs(10)).await;
     broker.shutdown().await;
-    check_each_message(&lines, TOTAL);
+    check_each_message(&lines, TOTAL, &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_the_endpoint_refusing_two_messages_when_piped_should_dead_letter_them_and_deliver_the_rest()
+ {
+    const TOTAL: u64 = 2_000;
+    let server = WireMock::start().await;
+    server.stub_ingest(200).await;
+    // Any body holding seq 13 or 1717 is refused as unprocessable content.
+    server
+        .stub(json!({
+            "priority": 1,
+            "request": {"method": "POST", "urlPattern": "/ingest.*",
+                        "bodyPatterns": [{"matches": "(?s).*\"seq\":(13|1717),.*"}]},
+            "response": {"status": 422, "body": "seq not accepted"}
+        }))
+        .await;
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker starts");
+    let engine = pipeline(&broker, TOTAL, &server.url("/ingest"), true);
+    engine.start().await.expect("engine starts");
+    let lines = wait_lines(&server, TOTAL as usize - 2, Duration::from_secs(120)).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sink = loop {
+        let stats = engine.stats();
+        let sink = stats
+            .into_iter()
+            .find(|s| s.kind == ConnectorKind::Sink)
+            .unwrap();
+        if sink.dead_lettered >= 2 || Instant::now() > deadline {
+            break sink;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    assert_eq!((sink.rejected, sink.dead_lettered), (2, 2), "{sink:?}");
+    check_each_message(&lines, TOTAL, &[13, 1717]);
 }

@@ -9,7 +9,9 @@ pub mod config;
 pub mod index;
 mod sink;
 
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
+use iggy_connectors_sdk::{
+    ConsumeOutcome, ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector,
+};
 
 pub use config::{CommitMode, QuickwitSinkConfig, Settings};
 pub use iggy_connector_http_common::Rejection;
@@ -37,19 +39,16 @@ impl iggy_connectors_sdk::Sink for QuickwitSink {
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), iggy_connectors_sdk::Error> {
+    ) -> Result<ConsumeOutcome, iggy_connectors_sdk::Error> {
         let rejections = QuickwitSink::consume(self, topic, metadata, messages)
             .await
             .map_err(sdk_error)?;
-        if rejections.is_empty() {
-            Ok(())
-        } else {
-            // Until the SDK's sink-rejections API lands: fail the batch rather than drop.
-            Err(iggy_connectors_sdk::Error::Storage(format!(
-                "{} message(s) not ingested",
-                rejections.len()
-            )))
+        // Each refused message goes back to the engine, which dead-letters it with the reason.
+        let mut outcome = ConsumeOutcome::all_stored();
+        for rejection in rejections {
+            outcome.reject(rejection.offset, rejection.reason);
         }
+        Ok(outcome)
     }
 
     async fn close(&mut self) -> Result<(), iggy_connectors_sdk::Error> {
