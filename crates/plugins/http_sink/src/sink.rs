@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use iggy_connector_http_common::{
-    ClientOptions, HttpClient, HttpRequest, Rejection, SendError, deliver, log_rejections,
+    ClientOptions, HttpClient, HttpRequest, Outgoing, Rejection, SendError, log_rejections,
     redact_url,
 };
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata};
@@ -162,11 +162,11 @@ impl HttpSink {
             include_checksum: settings.include_checksum,
             include_origin_timestamp: settings.include_origin_timestamp,
         };
-        let max = settings.max_payload_size_bytes;
-        let framing = mode.framing();
-        let mut rejections = Vec::new();
-        let mut offsets = Vec::with_capacity(messages.len());
-        let mut docs = Vec::with_capacity(messages.len());
+        let mut outgoing = Outgoing::new(
+            mode.framing(),
+            settings.max_payload_size_bytes,
+            messages.len(),
+        );
         for message in messages {
             let offset = message.offset;
             let doc = if mode == BatchMode::Raw {
@@ -176,37 +176,19 @@ impl HttpSink {
                 serde_json::to_vec(&message_json(&message, topic, &metadata, options))
                     .map_err(|e| e.to_string())
             };
-            match doc {
-                Ok(doc) if max > 0 && framing.single_size(&doc) as u64 > max => {
-                    rejections.push(Rejection {
-                        offset,
-                        reason: format!(
-                            "the request body for this message alone is {} bytes, over max_payload_size_bytes = {max}",
-                            framing.single_size(&doc)
-                        ),
-                    });
-                }
-                Ok(doc) => {
-                    offsets.push(offset);
-                    docs.push(doc);
-                }
-                Err(reason) => rejections.push(Rejection {
-                    offset,
-                    reason: format!("cannot encode the message: {reason}"),
-                }),
-            }
+            outgoing.push(
+                offset,
+                doc.map_err(|reason| format!("cannot encode the message: {reason}")),
+            );
         }
-
-        let ranges = framing.chunks(&docs, 0, max);
-        let is_content_refusal = |e: &SendError| {
-            e.status()
-                .is_some_and(|s| settings.reject_status_codes.contains(&s))
-        };
-        for range in ranges {
-            let refused = deliver(
-                range.clone(),
-                |r| self.send(open, framing.body(&docs, r)),
-                is_content_refusal,
+        let delivered = outgoing
+            .deliver(
+                0,
+                |body| self.send(open, body),
+                |e: &SendError| {
+                    e.status()
+                        .is_some_and(|s| settings.reject_status_codes.contains(&s))
+                },
             )
             .await
             .map_err(|error| {
@@ -216,15 +198,10 @@ impl HttpSink {
                     other => SinkError::Unavailable(other),
                 }
             })?;
-            let delivered = range.len() - refused.len();
-            self.counters
-                .delivered
-                .fetch_add(delivered as u64, Ordering::Relaxed);
-            rejections.extend(refused.into_iter().map(|r| Rejection {
-                offset: offsets[r.index],
-                reason: r.reason,
-            }));
-        }
+        self.counters
+            .delivered
+            .fetch_add(delivered, Ordering::Relaxed);
+        let rejections = outgoing.into_rejections();
         if !rejections.is_empty() {
             self.counters
                 .rejected

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use iggy_connector_http_common::{
-    ClientOptions, Framing, HttpClient, HttpRequest, Rejection, SendError, SuccessCodes, deliver,
+    ClientOptions, Framing, HttpClient, HttpRequest, Outgoing, Rejection, SendError, SuccessCodes,
     log_rejections, redact_url,
 };
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, Payload, TopicMetadata};
@@ -224,10 +224,11 @@ impl QuickwitSink {
         messages: Vec<ConsumedMessage>,
     ) -> Result<Vec<Rejection>, SinkError> {
         let open = self.open.as_ref().ok_or(SinkError::NotOpen)?;
-        let max = open.settings.max_payload_size_bytes;
-        let mut rejections = Vec::new();
-        let mut offsets = Vec::with_capacity(messages.len());
-        let mut docs = Vec::with_capacity(messages.len());
+        let mut outgoing = Outgoing::new(
+            Framing::Ndjson,
+            open.settings.max_payload_size_bytes,
+            messages.len(),
+        );
         for message in messages {
             let doc = match &message.payload {
                 Payload::Json(value @ serde_json::Value::Object(_)) => serde_json::to_vec(value)
@@ -242,44 +243,22 @@ impl QuickwitSink {
                     other.schema()
                 )),
             };
-            match doc {
-                Ok(doc) if Framing::Ndjson.single_size(&doc) as u64 > max => {
-                    rejections.push(Rejection {
-                        offset: message.offset,
-                        reason: format!(
-                            "the document is {} bytes, over the {max}-byte ingest limit",
-                            doc.len() + 1
-                        ),
-                    })
-                }
-                Ok(doc) => {
-                    offsets.push(message.offset);
-                    docs.push(doc);
-                }
-                Err(reason) => rejections.push(Rejection {
-                    offset: message.offset,
-                    reason,
-                }),
-            }
+            outgoing.push(message.offset, doc);
         }
 
-        for range in Framing::Ndjson.chunks(&docs, open.settings.batch_size, max) {
-            let refused = deliver(
-                range.clone(),
-                |r| self.ingest(open, Framing::Ndjson.body(&docs, r)),
+        let ingested = outgoing
+            .deliver(
+                open.settings.batch_size,
+                |body| self.ingest(open, body),
                 |e: &SinkError| {
                     matches!(e, SinkError::Refused(s) if s.status().is_some_and(|c| CONTENT_REFUSALS.contains(&c)))
                 },
             )
             .await?;
-            self.counters
-                .ingested
-                .fetch_add((range.len() - refused.len()) as u64, Ordering::Relaxed);
-            rejections.extend(refused.into_iter().map(|r| Rejection {
-                offset: offsets[r.index],
-                reason: r.reason,
-            }));
-        }
+        self.counters
+            .ingested
+            .fetch_add(ingested, Ordering::Relaxed);
+        let rejections = outgoing.into_rejections();
         if !rejections.is_empty() {
             self.counters
                 .rejected
