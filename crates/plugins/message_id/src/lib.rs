@@ -44,7 +44,19 @@ impl IdBuilder {
 
     /// Adds a number part (its decimal text, so it equals the same number given as text).
     pub fn number(&mut self, value: u64) -> &mut IdBuilder {
-        self.part(Some(value.to_string().as_bytes()))
+        // Decimal digits without an allocation: this runs once per message on hot paths.
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut rest = value;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.part(Some(&digits[start..]))
     }
 
     /// The id, as the `u128` an Iggy message header carries.
@@ -125,6 +137,11 @@ mod tests {
             .part(Some(b"7"))
             .finish();
         assert_ne!(other_domain, ids[0]);
+        for n in [0, 7, 10, 12_345, u64::MAX] {
+            let text = n.to_string();
+            let as_text = IdBuilder::new("test/v1").part(Some(text.as_bytes())).finish();
+            assert_eq!(IdBuilder::new("test/v1").number(n).finish(), as_text, "{n}");
+        }
         let sequences: std::collections::HashSet<u128> = (0..10_000)
             .map(|n| sequence_id("bench_source/v1", "", n))
             .collect();
