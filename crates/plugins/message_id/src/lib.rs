@@ -139,7 +139,9 @@ mod tests {
         assert_ne!(other_domain, ids[0]);
         for n in [0, 7, 10, 12_345, u64::MAX] {
             let text = n.to_string();
-            let as_text = IdBuilder::new("test/v1").part(Some(text.as_bytes())).finish();
+            let as_text = IdBuilder::new("test/v1")
+                .part(Some(text.as_bytes()))
+                .finish();
             assert_eq!(IdBuilder::new("test/v1").number(n).finish(), as_text, "{n}");
         }
         let sequences: std::collections::HashSet<u128> = (0..10_000)
