@@ -12,6 +12,7 @@
 //!   or (opt-in) they are skipped with an error log. All three count them.
 //! * Any other permanent error (table missing, wrong column types) fails `consume` at once.
 
+use std::time::Duration;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -428,7 +429,11 @@ impl PostgresSink {
 
     pub async fn close(&mut self) -> Result<(), SinkError> {
         if let Some(pool) = self.pool.take() {
-            pool.close();
+            // Cancel a query still running (a consume cut short by the stop) and wait until the
+            // server ended every session, so no insert keeps its locks after close returns.
+            if let Err(error) = pool.shutdown(Duration::from_secs(10)).await {
+                tracing::warn!("PostgreSQL sink {}: {error}", self.id);
+            }
         }
         let (stored, duplicates, rejected) = self.counters();
         tracing::info!(

@@ -63,6 +63,7 @@ fn config(args: &[String]) -> EngineConfig {
             }],
             verbose: false,
             retry: retry(),
+            dead_letter: None,
         }],
         sinks: vec![SinkConfig {
             key: "pg".into(),
