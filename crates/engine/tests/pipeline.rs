@@ -187,7 +187,7 @@ async fn given_malformed_json_when_sinking_should_count_log_and_dead_letter_then
     assert_eq!(warnings.len(), 10, "{warnings:#?}");
     assert!(warnings[0].contains("offset 9"), "{}", warnings[0]);
     assert!(
-        warnings[0].contains("'bad/events' partition"),
+        warnings[0].contains(&format!("'{}/events' partition", run_stream("bad"))),
         "{}",
         warnings[0]
     );
@@ -359,7 +359,7 @@ async fn given_iggy_refusing_sends_when_retries_run_out_should_nack_and_keep_the
     );
     let last_error = stats.last_error.expect("last error recorded").message;
     assert!(
-        last_error.contains("send to 'full/events' failed"),
+        last_error.contains(&format!("send to '{}/events' failed", run_stream("full"))),
         "{last_error}"
     );
     let saved = std::fs::read(state.join("source_seq.state")).expect("first batch saved");

@@ -130,6 +130,20 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// `name` made unique to this test process: the helpers below use it for every stream, so a
+/// second run against the same external server never finds the first run's messages.
+pub fn run_stream(name: &str) -> String {
+    static RUN: OnceLock<String> = OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("{}-{nanos}", std::process::id())
+    });
+    format!("{name}-{run}")
+}
+
 pub fn iggy(address: &str) -> IggyConfig {
     IggyConfig {
         address: address.to_owned(),
@@ -163,7 +177,7 @@ pub fn source(
         plugin_config_json: plugin_config.to_string(),
         transforms: vec![],
         streams: vec![SourceStreamConfig {
-            stream: stream.to_owned(),
+            stream: run_stream(stream),
             topic: topic.to_owned(),
             schema: Schema::Json,
             batch_length: 1000,
@@ -175,6 +189,7 @@ pub fn source(
         }],
         verbose: false,
         retry: fast_retry(),
+        dead_letter: None,
     }
 }
 
@@ -192,7 +207,7 @@ pub fn sink(key: &str, output: &Path, fail_first: u64, stream: &str, topic: &str
         .to_string(),
         transforms: vec![],
         streams: vec![SinkStreamConfig {
-            stream: stream.to_owned(),
+            stream: run_stream(stream),
             topics: vec![topic.to_owned()],
             schema: Schema::Json,
             batch_length: 100,
@@ -207,7 +222,7 @@ pub fn sink(key: &str, output: &Path, fail_first: u64, stream: &str, topic: &str
 
 pub fn dead_letter(stream: &str, topic: &str) -> Option<DeadLetterConfig> {
     Some(DeadLetterConfig {
-        stream: stream.to_owned(),
+        stream: run_stream(stream),
         topic: topic.to_owned(),
     })
 }

@@ -92,6 +92,7 @@ fn pipeline(
             }],
             verbose: false,
             retry: retry(),
+            dead_letter: None,
         }],
         sinks: vec![SinkConfig {
             key: "pg".into(),

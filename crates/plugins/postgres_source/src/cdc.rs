@@ -206,11 +206,23 @@ pub async fn peek(
         ordinal = if lsn == last_lsn { ordinal + 1 } else { 0 };
         last_lsn = lsn;
         advance_to = Some(lsn_text);
+        let id = ((lsn as u128) << 64) | salt | ordinal as u128;
         let change = match parse_line(&data) {
             Ok(Line::Change(change)) => change,
             Ok(Line::Skip) => continue,
             Err(error) => {
-                tracing::error!("CDC: skipping an unreadable change at {lsn:X}: {error}: {data}");
+                // Dead-lettered by the runtime (the batch fails without a dead-letter topic):
+                // skipping it would lose the change once the slot advances. The line holds
+                // row data, so only the position and the parse error are logged.
+                tracing::error!(
+                    "CDC: the change at {lsn:X} cannot be parsed ({error}); it goes to the dead-letter topic"
+                );
+                let reason = format!("unparseable CDC change at {lsn:X}: {error}");
+                messages.push(ProducedMessage::rejected(
+                    Some(id),
+                    data.into_bytes(),
+                    &reason,
+                ));
                 continue;
             }
         };
@@ -234,7 +246,7 @@ pub async fn peek(
             .map_err(|e| Error::Record(e.to_string()))?;
         payload.push(b'}');
         messages.push(ProducedMessage {
-            id: Some(((lsn as u128) << 64) | salt | ordinal as u128),
+            id: Some(id),
             checksum: None,
             timestamp: None,
             origin_timestamp: Some(origin_us),

@@ -210,5 +210,5 @@ fn given_invalid_calls_should_return_error_codes_and_log_the_cause() {
     let version = unsafe { CStr::from_ptr(version()) };
     assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     let abi: extern "C" fn() -> u32 = symbol(RANDOM, "iggy_connector_abi_version");
-    assert_eq!(abi(), 0x0001_0000);
+    assert_eq!(abi(), 0x0001_0001);
 }
