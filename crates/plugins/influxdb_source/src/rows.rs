@@ -196,7 +196,7 @@ mod tests {
         let text = settings(serde_json::json!({"payload_column": "host", "payload_format": "text"}));
         assert_eq!(payload(&text, row).unwrap(), b"0042");
         let raw = settings(serde_json::json!({"payload_column": "_field", "payload_format": "raw"}));
-        assert_eq!(payload(&raw, row).unwrap(), vec![0xb5, 0xe9, 0xad]);
+        assert_eq!(payload(&raw, row).unwrap(), vec![0xb5, 0xe9, 0xa9]);
         let json = settings(serde_json::json!({"payload_column": "_field"}));
         assert!(payload(&json, row).unwrap_err().contains("not JSON"));
         let missing = settings(serde_json::json!({"payload_column": "nope"}));

@@ -141,7 +141,7 @@ async fn given_outage_and_runtime_restart_when_10000_points_flow_should_reach_ig
         "query": format!(
             "from(bucket: \"{bucket}\") |> range(start: 0) \
              |> filter(fn: (r) => r._measurement == \"sensor\" and r._time >= time(v: \"$cursor\")) \
-             |> group() |> sort(columns: [\"_time\"]) |> limit(n: $limit)"),
+             |> group() |> sort(columns: [\"_time\", \"host\"]) |> limit(n: $limit)"),
         "batch_size": 250, "poll_interval": "20ms", "max_retries": 2,
         "retry_delay": "20ms", "retry_max_delay": "50ms", "timeout": "2s",
         "circuit_breaker_threshold": 3, "circuit_breaker_cool_down": "200ms",

@@ -15,12 +15,13 @@ pub fn upstream_query(bucket: &str, measurement: &str) -> String {
     )
 }
 
-/// The recommended template: `>=` (with the row counter) and one global sort and limit.
+/// The recommended template: `>=` (with the row counter) and one global sort and limit, sorted
+/// by time and the tag that makes the order total (Flux's sort is not stable).
 pub fn grouped_query(bucket: &str, measurement: &str) -> String {
     format!(
         "from(bucket: \"{bucket}\") |> range(start: 0) \
          |> filter(fn: (r) => r._measurement == \"{measurement}\" and r._time >= time(v: \"$cursor\")) \
-         |> group() |> sort(columns: [\"_time\"]) |> limit(n: $limit)"
+         |> group() |> sort(columns: [\"_time\", \"host\"]) |> limit(n: $limit)"
     )
 }
 
