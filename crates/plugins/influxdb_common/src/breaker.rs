@@ -93,7 +93,10 @@ mod tests {
         assert!(b.check().is_ok());
         assert!(b.check().is_err());
         b.failure();
-        assert!(b.check().is_ok(), "after the failed probe, the next cool-down ends at once");
+        assert!(
+            b.check().is_ok(),
+            "after the failed probe, the next cool-down ends at once"
+        );
         b.success();
         assert!(!b.is_open());
         assert!(b.check().is_ok() && b.check().is_ok());

@@ -120,7 +120,11 @@ impl InfluxClient {
         }
     }
 
-    async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<Reply, InfluxError> {
+    async fn send(
+        &self,
+        what: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Reply, InfluxError> {
         let response = request.send().await.map_err(|e| InfluxError::Transport {
             what: what.to_string(),
             message: error_chain(&e),
@@ -180,7 +184,9 @@ impl InfluxClient {
                 return Err(error);
             }
             let wait = match &error {
-                InfluxError::Status { status: 429, body, .. } => retry_after_seconds(body)
+                InfluxError::Status {
+                    status: 429, body, ..
+                } => retry_after_seconds(body)
                     .map(|s| policy.server_wait(s))
                     .unwrap_or_else(|| policy.backoff(attempt)),
                 _ => policy.backoff(attempt),
@@ -210,9 +216,12 @@ impl InfluxClient {
             .await
         {
             Err(InfluxError::Status { status, .. }) if is_auth_or_target_error(status) => {
-                self.with_retry(&format!("GET {url}/ping"), self.conn.open_retry, false, || {
-                    self.authorize(self.http.get(format!("{url}/ping")))
-                })
+                self.with_retry(
+                    &format!("GET {url}/ping"),
+                    self.conn.open_retry,
+                    false,
+                    || self.authorize(self.http.get(format!("{url}/ping"))),
+                )
                 .await?
             }
             other => other?,
@@ -304,7 +313,11 @@ fn retry_after_note(headers: &HeaderMap, body: String) -> String {
 }
 
 fn retry_after_seconds(body: &str) -> Option<u64> {
-    body.strip_prefix("[retry-after ")?.split(']').next()?.parse().ok()
+    body.strip_prefix("[retry-after ")?
+        .split(']')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// `true` for statuses meaning the credentials or the target are wrong (never transient).

@@ -137,7 +137,10 @@ mod tests {
         assert_eq!(c.open_retry.max_attempts, 10);
         assert_eq!(c.open_retry.max_delay, Duration::from_secs(60));
         assert_eq!(c.timeout, Duration::from_secs(30));
-        assert_eq!((c.breaker_threshold, c.breaker_cool_down), (5, Duration::from_secs(30)));
+        assert_eq!(
+            (c.breaker_threshold, c.breaker_cool_down),
+            (5, Duration::from_secs(30))
+        );
         assert_eq!(format!("{:?}", c.token), "\"***\"");
     }
 
@@ -145,13 +148,21 @@ mod tests {
     fn given_bad_keys_when_validated_should_name_the_key() {
         let mut k = keys();
         k.url = None;
-        assert!(k.validate(Duration::ZERO).unwrap_err().contains("plugin_config.url"));
+        assert!(
+            k.validate(Duration::ZERO)
+                .unwrap_err()
+                .contains("plugin_config.url")
+        );
         let mut k = keys();
         k.url = Some("localhost:8086".into());
         assert!(k.validate(Duration::ZERO).unwrap_err().contains("http://"));
         let mut k = keys();
         k.org = Some(" ".into());
-        assert!(k.validate(Duration::ZERO).unwrap_err().contains("plugin_config.org"));
+        assert!(
+            k.validate(Duration::ZERO)
+                .unwrap_err()
+                .contains("plugin_config.org")
+        );
         let mut k = keys();
         k.retry_max_delay = Some("5 parsecs".into());
         let error = k.validate(Duration::from_secs(1)).unwrap_err();

@@ -20,8 +20,14 @@ mod tests {
     #[test]
     fn given_values_when_parsed_should_accept_durations_and_name_the_key_on_typos() {
         let default = Duration::from_secs(3);
-        assert_eq!(parse("k", Some("250ms"), default), Ok(Duration::from_millis(250)));
-        assert_eq!(parse("k", Some(" 2m "), default), Ok(Duration::from_secs(120)));
+        assert_eq!(
+            parse("k", Some("250ms"), default),
+            Ok(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse("k", Some(" 2m "), default),
+            Ok(Duration::from_secs(120))
+        );
         assert_eq!(parse("k", None, default), Ok(default));
         assert_eq!(parse("k", Some(""), default), Ok(default));
         let error = parse("retry_delay", Some("soon"), default).unwrap_err();

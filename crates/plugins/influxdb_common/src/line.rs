@@ -119,7 +119,10 @@ mod tests {
         assert!(key(r"a\,b").is_err());
         assert_eq!(key(r"a\\,b").unwrap(), r"a\\\,b");
         assert_eq!(key(r"a\\b\\").unwrap(), r"a\\b\\");
-        assert!(measurement(r"a\=b").is_ok(), "= is not special in a measurement");
+        assert!(
+            measurement(r"a\=b").is_ok(),
+            "= is not special in a measurement"
+        );
     }
 
     #[test]

@@ -68,6 +68,9 @@ mod tests {
             assert!((280..=420).contains(&capped), "{capped}");
         }
         assert_eq!(p.server_wait(3600), Duration::from_millis(350));
-        assert_eq!(RetryPolicy::new(0, Duration::ZERO, Duration::ZERO).max_attempts, 1);
+        assert_eq!(
+            RetryPolicy::new(0, Duration::ZERO, Duration::ZERO).max_attempts,
+            1
+        );
     }
 }

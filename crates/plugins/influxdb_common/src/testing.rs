@@ -62,7 +62,10 @@ impl TestServer {
 
     /// Starts it again on the same port, with its data.
     pub fn restart(&self) {
-        let url = run(&["start", "--owner", &std::process::id().to_string()], &self.dir);
+        let url = run(
+            &["start", "--owner", &std::process::id().to_string()],
+            &self.dir,
+        );
         assert_eq!(url, self.url, "restarted server must keep its port");
     }
 

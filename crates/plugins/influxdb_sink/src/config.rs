@@ -170,9 +170,17 @@ mod tests {
         assert_eq!(s.payload_format, PayloadFormat::Json);
         assert!(s.include_metadata && s.include_stream_tag && s.include_checksum);
         assert_eq!(s.connection.timeout, Duration::from_secs(30));
-        assert_eq!(config(serde_json::json!({"batch_size": 0})).unwrap().batch_size, 1);
+        assert_eq!(
+            config(serde_json::json!({"batch_size": 0}))
+                .unwrap()
+                .batch_size,
+            1
+        );
         let s = config(serde_json::json!({"payload_format": "BASE64", "precision": "MS"})).unwrap();
-        assert_eq!((s.payload_format, s.precision), (PayloadFormat::Base64, Precision::Ms));
+        assert_eq!(
+            (s.payload_format, s.precision),
+            (PayloadFormat::Base64, Precision::Ms)
+        );
     }
 
     #[test]

@@ -86,9 +86,8 @@ pub fn point_time_ns(timestamp_us: u64, offset: u64, unit_ns: u64) -> u64 {
 /// The payload as the text of the `payload_<format>` field, or why it cannot be.
 fn payload_text(format: PayloadFormat, payload: Payload) -> Result<String, String> {
     match (format, payload) {
-        (PayloadFormat::Json, Payload::Json(value)) => {
-            serde_json::to_string(&value).map_err(|e| format!("JSON payload cannot be encoded: {e}"))
-        }
+        (PayloadFormat::Json, Payload::Json(value)) => serde_json::to_string(&value)
+            .map_err(|e| format!("JSON payload cannot be encoded: {e}")),
         (PayloadFormat::Json, other) => {
             let bytes = other
                 .into_bytes()
@@ -193,8 +192,14 @@ mod tests {
         let s = settings(serde_json::json!({}));
         let parts = series_parts(&s, &topic(), 1, true).unwrap();
         let mut out = String::new();
-        append_line(&s, &parts, true, message(7, Payload::Json(serde_json::json!({"a": 1}))), &mut out)
-            .unwrap();
+        append_line(
+            &s,
+            &parts,
+            true,
+            message(7, Payload::Json(serde_json::json!({"a": 1}))),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(
             out,
             "iggy_messages,partition=1,stream=s,topic=t message_id=\"42\",offset=7u,\
@@ -204,12 +209,21 @@ mod tests {
 
     #[test]
     fn given_tags_off_and_signed_integers_when_line_built_should_write_metadata_fields() {
-        let s = settings(serde_json::json!({"include_stream_tag": false, "include_topic_tag": false,
+        let s = settings(
+            serde_json::json!({"include_stream_tag": false, "include_topic_tag": false,
             "include_partition_tag": false, "include_checksum": false,
-            "include_origin_timestamp": false, "payload_format": "text"}));
+            "include_origin_timestamp": false, "payload_format": "text"}),
+        );
         let parts = series_parts(&s, &topic(), 3, false).unwrap();
         let mut out = String::new();
-        append_line(&s, &parts, false, message(1, Payload::Text("a\"b".into())), &mut out).unwrap();
+        append_line(
+            &s,
+            &parts,
+            false,
+            message(1, Payload::Text("a\"b".into())),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(
             out,
             "iggy_messages message_id=\"42\",offset=1i,iggy_stream=\"s\",iggy_topic=\"t\",\
@@ -222,23 +236,45 @@ mod tests {
         let json = settings(serde_json::json!({}));
         let parts = series_parts(&json, &topic(), 1, true).unwrap();
         let mut out = String::new();
-        let error = append_line(&json, &parts, true, message(1, Payload::Raw(b"{nope".to_vec())), &mut out)
-            .unwrap_err();
+        let error = append_line(
+            &json,
+            &parts,
+            true,
+            message(1, Payload::Raw(b"{nope".to_vec())),
+            &mut out,
+        )
+        .unwrap_err();
         assert!(error.contains("not JSON"), "{error}");
         let text = settings(serde_json::json!({"payload_format": "text"}));
-        let error = append_line(&text, &parts, true, message(1, Payload::Raw(vec![0xff])), &mut out)
-            .unwrap_err();
+        let error = append_line(
+            &text,
+            &parts,
+            true,
+            message(1, Payload::Raw(vec![0xff])),
+            &mut out,
+        )
+        .unwrap_err();
         assert!(error.contains("UTF-8"), "{error}");
         assert!(out.is_empty());
         let b64 = settings(serde_json::json!({"payload_format": "base64"}));
-        append_line(&b64, &parts, true, message(1, Payload::Raw(vec![0, 1, 0xff])), &mut out).unwrap();
+        append_line(
+            &b64,
+            &parts,
+            true,
+            message(1, Payload::Raw(vec![0, 1, 0xff])),
+            &mut out,
+        )
+        .unwrap();
         assert!(out.contains("payload_base64=\"AAH/\""), "{out}");
     }
 
     #[test]
     fn given_offsets_when_timed_should_stay_within_the_precision_unit_and_differ() {
         assert_eq!(point_time_ns(1_000_000, 7, 1_000), 1_000_000_007);
-        assert_eq!(point_time_ns(1_000_999, 1_234_567, 1_000_000), 1_000_234_567);
+        assert_eq!(
+            point_time_ns(1_000_999, 1_234_567, 1_000_000),
+            1_000_234_567
+        );
         assert_eq!(point_time_ns(1_999_999, 5, 1_000_000_000), 1_000_000_005);
         assert_ne!(point_time_ns(5, 1, 1_000), point_time_ns(5, 2, 1_000));
     }

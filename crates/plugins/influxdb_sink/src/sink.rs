@@ -97,7 +97,10 @@ impl InfluxDbSink {
         };
         let mut client = InfluxClient::new(settings.connection.clone())?;
         client.wait_ready().await.map_err(|e| {
-            SinkError::Init(format!("InfluxDB at {} is not ready: {e}", settings.connection.url))
+            SinkError::Init(format!(
+                "InfluxDB at {} is not ready: {e}",
+                settings.connection.url
+            ))
         })?;
         match client.write(&settings.bucket, "").await {
             Ok(()) => {}
@@ -214,9 +217,7 @@ impl InfluxDbSink {
         }
         let mut written = 0u64;
         for chunk in lines.chunks(settings.batch_size) {
-            written += self
-                .write_isolating(open, chunk, &mut rejected)
-                .await?;
+            written += self.write_isolating(open, chunk, &mut rejected).await?;
         }
         self.written.fetch_add(written, Ordering::Relaxed);
         if settings.verbose {

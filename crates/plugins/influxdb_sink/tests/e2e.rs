@@ -82,7 +82,12 @@ async fn send(client: &IggyClient, range: std::ops::Range<u64>) {
             })
             .collect();
         client
-            .send_messages(&id("influx"), &id("events"), &Partitioning::partition_id(0), &mut messages)
+            .send_messages(
+                &id("influx"),
+                &id("events"),
+                &Partitioning::partition_id(0),
+                &mut messages,
+            )
             .await
             .unwrap();
     }
@@ -95,7 +100,9 @@ async fn given_influxdb_restarted_mid_stream_when_10000_messages_flow_should_sto
     let bucket = unique_name("e2e");
     server.create_database(&bucket).await;
 
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker starts");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker starts");
     let client = IggyClient::builder()
         .with_tcp()
         .with_server_address(broker.address().to_string())
@@ -105,8 +112,15 @@ async fn given_influxdb_restarted_mid_stream_when_10000_messages_flow_should_sto
     client.login_user("iggy", "iggy").await.unwrap();
     client.create_stream("influx").await.unwrap();
     client
-        .create_topic(&id("influx"), "events", 1, CompressionAlgorithm::None, None,
-            IggyExpiry::NeverExpire, MaxTopicSize::ServerDefault)
+        .create_topic(
+            &id("influx"),
+            "events",
+            1,
+            CompressionAlgorithm::None,
+            None,
+            IggyExpiry::NeverExpire,
+            MaxTopicSize::ServerDefault,
+        )
         .await
         .unwrap();
 
@@ -153,7 +167,10 @@ async fn given_influxdb_restarted_mid_stream_when_10000_messages_flow_should_sto
     });
     let started = Instant::now();
     let stats = engine.start().await.expect("engine starts");
-    assert!(stats.iter().all(|s| s.status == Status::Running), "{stats:#?}");
+    assert!(
+        stats.iter().all(|s| s.status == Status::Running),
+        "{stats:#?}"
+    );
 
     send(&client, 0..TOTAL / 2).await;
     wait_until("the first points", Duration::from_secs(60), || async {
@@ -169,9 +186,11 @@ async fn given_influxdb_restarted_mid_stream_when_10000_messages_flow_should_sto
             .find(|s| s.kind == ConnectorKind::Sink)
             .map_or(0, |s| s.consume_errors)
     };
-    wait_until("a failed consume while InfluxDB is down", Duration::from_secs(60), || async {
-        sink_errors() > 0
-    })
+    wait_until(
+        "a failed consume while InfluxDB is down",
+        Duration::from_secs(60),
+        || async { sink_errors() > 0 },
+    )
     .await;
     server.restart();
     wait_until("all points", Duration::from_secs(120), || async {
@@ -196,7 +215,10 @@ async fn given_influxdb_restarted_mid_stream_when_10000_messages_flow_should_sto
         assert_eq!(payload, json!({"i": offset}), "payload of offset {offset}");
         assert_eq!(point["stream"], "influx");
         assert_eq!(point["topic"], "events");
-        assert!(ids.insert(point["message_id"].clone()), "message id repeated");
+        assert!(
+            ids.insert(point["message_id"].clone()),
+            "message id repeated"
+        );
     }
     assert!(seen.iter().all(|s| *s));
     server.stop();

@@ -51,7 +51,11 @@ async fn given_awkward_names_and_text_when_written_should_read_back_exactly() {
     let topic_name = "t=1 \\\\x";
     let payloads = texts.iter().map(|t| Payload::Text(t.to_string())).collect();
     let rejected = sink
-        .consume(&topic(stream, topic_name), meta(2, Schema::Text), messages(10, payloads))
+        .consume(
+            &topic(stream, topic_name),
+            meta(2, Schema::Text),
+            messages(10, payloads),
+        )
         .await
         .unwrap();
     assert!(rejected.is_empty(), "{rejected:?}");
@@ -68,8 +72,14 @@ async fn given_awkward_names_and_text_when_written_should_read_back_exactly() {
         assert_eq!(point["partition"], "2");
         assert_eq!(point["message_id"], (1000 + offset).to_string());
         // 1.x has no unsigned fields: the u64 checksum is stored bit-cast to i64.
-        assert_eq!(point["iggy_checksum"], ((u64::MAX - offset) as i64).to_string());
-        assert_eq!(point["iggy_origin_timestamp"], (1_600_000_000_000_000 + offset).to_string());
+        assert_eq!(
+            point["iggy_checksum"],
+            ((u64::MAX - offset) as i64).to_string()
+        );
+        assert_eq!(
+            point["iggy_origin_timestamp"],
+            (1_600_000_000_000_000 + offset).to_string()
+        );
         // The Iggy timestamp at µs precision, the offset in the sub-µs digits.
         assert_eq!(point["_time"], time_text(offset));
     }
@@ -81,15 +91,35 @@ async fn given_unstorable_stream_name_when_consumed_should_reject_every_message_
     let bucket = database(server).await;
     let sink = open(config(server, &bucket, json!({}))).await;
     let rejected = sink
-        .consume(&topic("ends with \\", "t"), meta(0, Schema::Json), messages(0, json_payloads(0..3)))
+        .consume(
+            &topic("ends with \\", "t"),
+            meta(0, Schema::Json),
+            messages(0, json_payloads(0..3)),
+        )
         .await
         .unwrap();
-    assert_eq!(rejected.iter().map(|r| r.offset).collect::<Vec<_>>(), [0, 1, 2]);
-    assert!(rejected[0].reason.contains("stream tag value"), "{}", rejected[0].reason);
+    assert_eq!(
+        rejected.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(
+        rejected[0].reason.contains("stream tag value"),
+        "{}",
+        rejected[0].reason
+    );
     // With the stream kept as a field, the same name is stored exactly.
-    let sink = open(config(server, &bucket, json!({"include_stream_tag": false}))).await;
+    let sink = open(config(
+        server,
+        &bucket,
+        json!({"include_stream_tag": false}),
+    ))
+    .await;
     let rejected = sink
-        .consume(&topic("ends with \\", "t"), meta(0, Schema::Json), messages(0, json_payloads(0..3)))
+        .consume(
+            &topic("ends with \\", "t"),
+            meta(0, Schema::Json),
+            messages(0, json_payloads(0..3)),
+        )
         .await
         .unwrap();
     assert!(rejected.is_empty());
@@ -111,11 +141,22 @@ async fn given_bad_messages_in_a_chunk_when_consumed_should_reject_only_them() {
         })
         .collect();
     let rejected = sink
-        .consume(&topic("s", "t"), meta(0, Schema::Json), messages(0, payloads))
+        .consume(
+            &topic("s", "t"),
+            meta(0, Schema::Json),
+            messages(0, payloads),
+        )
         .await
         .unwrap();
-    assert_eq!(rejected.iter().map(|r| r.offset).collect::<Vec<_>>(), [3, 17, 25]);
-    assert!(rejected[0].reason.contains("not JSON"), "{}", rejected[0].reason);
+    assert_eq!(
+        rejected.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        [3, 17, 25]
+    );
+    assert!(
+        rejected[0].reason.contains("not JSON"),
+        "{}",
+        rejected[0].reason
+    );
 
     let points = points(server, &bucket, "iggy_messages").await;
     assert_eq!(points.len(), 27);
@@ -133,7 +174,10 @@ async fn given_point_the_server_refuses_when_consumed_should_isolate_it_and_stor
     let bucket = database(server).await;
     // A 2001 shard where `offset` is a string: a point landing there is refused (type conflict).
     server
-        .write(&bucket, "iggy_messages,partition=0,stream=s,topic=t offset=\"text\" 978307200000000000")
+        .write(
+            &bucket,
+            "iggy_messages,partition=0,stream=s,topic=t offset=\"text\" 978307200000000000",
+        )
         .await;
     let sink = open(config(server, &bucket, json!({"batch_size": 8}))).await;
     let mut batch = messages(0, json_payloads(0..20));
@@ -144,7 +188,11 @@ async fn given_point_the_server_refuses_when_consumed_should_isolate_it_and_stor
         .unwrap();
     assert_eq!(rejected.len(), 1, "{rejected:?}");
     assert_eq!(rejected[0].offset, 13);
-    assert!(rejected[0].reason.contains("conflict"), "{}", rejected[0].reason);
+    assert!(
+        rejected[0].reason.contains("conflict"),
+        "{}",
+        rejected[0].reason
+    );
     // Counted on the string field only: Flux cannot pivot `offset`, string in one shard and
     // integer in the other.
     let query = format!(
@@ -152,7 +200,9 @@ async fn given_point_the_server_refuses_when_consumed_should_isolate_it_and_stor
          |> group() |> count()"
     );
     let blocks = server.flux(&query).await;
-    let stored: u64 = blocks[0].rows[0][blocks[0].index_of("_value").unwrap()].parse().unwrap();
+    let stored: u64 = blocks[0].rows[0][blocks[0].index_of("_value").unwrap()]
+        .parse()
+        .unwrap();
     assert_eq!(stored, 19);
 }
 
@@ -164,7 +214,11 @@ async fn given_many_messages_in_one_partition_when_written_should_make_one_serie
     // 1000 messages sharing one Iggy timestamp (one appended batch), then a replay of them.
     for _ in 0..2 {
         let rejected = sink
-            .consume(&topic("s", "t"), meta(0, Schema::Json), messages(0, json_payloads(0..1000)))
+            .consume(
+                &topic("s", "t"),
+                meta(0, Schema::Json),
+                messages(0, json_payloads(0..1000)),
+            )
             .await
             .unwrap();
         assert!(rejected.is_empty());
@@ -178,12 +232,19 @@ async fn given_many_messages_in_one_partition_when_written_should_make_one_serie
 async fn given_precisions_when_written_should_keep_time_at_precision_and_points_apart() {
     let server = TestServer::shared("sink");
     let bucket = database(server).await;
-    let sink = open(config(server, &bucket, json!({"precision": "s", "measurement": "secs"}))).await;
+    let sink = open(config(
+        server,
+        &bucket,
+        json!({"precision": "s", "measurement": "secs"}),
+    ))
+    .await;
     let mut batch = messages(0, json_payloads(0..5));
     for (i, m) in batch.iter_mut().enumerate() {
         m.timestamp = 1_700_000_000_000_000 + i as u64 * 1_000; // 1 ms apart, same second
     }
-    sink.consume(&topic("s", "t"), meta(0, Schema::Json), batch).await.unwrap();
+    sink.consume(&topic("s", "t"), meta(0, Schema::Json), batch)
+        .await
+        .unwrap();
     let points = points(server, &bucket, "secs").await;
     assert_eq!(points.len(), 5);
     for p in &points {
@@ -208,6 +269,10 @@ async fn given_bad_token_or_missing_bucket_when_opened_should_fail_naming_the_ke
     }
     let config: InfluxDbSinkConfig =
         serde_json::from_value(config(server, &bucket, json!({"precision": "minutes"}))).unwrap();
-    let error = InfluxDbSink::new(1, config).open().await.unwrap_err().to_string();
+    let error = InfluxDbSink::new(1, config)
+        .open()
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(error.contains("plugin_config.precision"), "{error}");
 }

@@ -163,10 +163,22 @@ mod tests {
     #[test]
     fn given_bad_values_when_validated_should_name_the_key() {
         for (extra, key) in [
-            (serde_json::json!({"initial_offset": "yesterday"}), "initial_offset"),
-            (serde_json::json!({"initial_offset": "2024-01-01T00:00:00Z\") |> drop(\""}), "initial_offset"),
-            (serde_json::json!({"poll_interval": "often"}), "poll_interval"),
-            (serde_json::json!({"payload_format": "xml"}), "payload_format"),
+            (
+                serde_json::json!({"initial_offset": "yesterday"}),
+                "initial_offset",
+            ),
+            (
+                serde_json::json!({"initial_offset": "2024-01-01T00:00:00Z\") |> drop(\""}),
+                "initial_offset",
+            ),
+            (
+                serde_json::json!({"poll_interval": "often"}),
+                "poll_interval",
+            ),
+            (
+                serde_json::json!({"payload_format": "xml"}),
+                "payload_format",
+            ),
             (serde_json::json!({"query": ""}), "query"),
         ] {
             let error = config(extra).unwrap_err();

@@ -90,9 +90,15 @@ pub fn select<'a>(
         None => candidates,
         Some(boundary) => {
             if candidates.iter().any(|(_, time, _)| *time < boundary) {
-                candidates.into_iter().filter(|(_, t, _)| *t < boundary).collect()
+                candidates
+                    .into_iter()
+                    .filter(|(_, t, _)| *t < boundary)
+                    .collect()
             } else {
-                candidates.into_iter().filter(|(_, t, _)| *t <= boundary).collect()
+                candidates
+                    .into_iter()
+                    .filter(|(_, t, _)| *t <= boundary)
+                    .collect()
             }
         }
     };
@@ -123,17 +129,27 @@ mod tests {
     fn block(rows: &[(u32, u32, &str)]) -> Block {
         let mut text = String::from(",result,table,_time,_value\r\n");
         for (table, second, value) in rows {
-            text.push_str(&format!(",_result,{table},2024-01-01T00:00:{second:02}Z,{value}\r\n"));
+            text.push_str(&format!(
+                ",_result,{table},2024-01-01T00:00:{second:02}Z,{value}\r\n"
+            ));
         }
         csv::parse(&text).unwrap().remove(0)
     }
 
     fn values<'a>(selection: &Selection<'a>) -> Vec<&'a str> {
-        selection.rows.iter().map(|r| r.get("_value").unwrap()).collect()
+        selection
+            .rows
+            .iter()
+            .map(|r| r.get("_value").unwrap())
+            .collect()
     }
 
     fn rows(block: &Block) -> Vec<Row<'_>> {
-        block.rows.iter().map(|values| Row { block, values }).collect()
+        block
+            .rows
+            .iter()
+            .map(|values| Row { block, values })
+            .collect()
     }
 
     #[test]
@@ -148,7 +164,13 @@ mod tests {
     #[test]
     fn given_per_series_limit_when_one_table_is_cut_should_defer_rows_past_its_boundary() {
         // limit 2: table 0 cut at second 2; table 1 is complete up to second 5.
-        let b = block(&[(0, 1, "a"), (0, 2, "b"), (1, 1, "x"), (1, 3, "y"), (1, 5, "z")]);
+        let b = block(&[
+            (0, 1, "a"),
+            (0, 2, "b"),
+            (1, 1, "x"),
+            (1, 3, "y"),
+            (1, 5, "z"),
+        ]);
         let s = select(&rows(&b), "_time", "1970-01-01T00:00:00Z", 0, 2).unwrap();
         // Rows at the boundary (second 2) wait too: table 0 may hold more at second 2.
         assert_eq!(values(&s), ["a", "x"]);
@@ -165,14 +187,20 @@ mod tests {
         // The `>=` query returns them again with one more (limit = batch 2 + count 2).
         let b = block(&[(0, 7, "a"), (0, 7, "b"), (0, 7, "c"), (0, 8, "d")]);
         let second = select(&rows(&b), "_time", "2024-01-01T00:00:07Z", 2, 4).unwrap();
-        assert_eq!(values(&second), ["c"], "d waits: second 8 is the cut boundary");
+        assert_eq!(
+            values(&second),
+            ["c"],
+            "d waits: second 8 is the cut boundary"
+        );
         assert_eq!(second.cursor, Some(("2024-01-01T00:00:07Z".into(), 3)));
     }
 
     #[test]
     fn given_missing_cursor_column_when_selected_should_explain() {
         let b = block(&[(0, 1, "a")]);
-        let error = select(&rows(&b), "time", "1970-01-01T00:00:00Z", 0, 5).err().unwrap();
+        let error = select(&rows(&b), "time", "1970-01-01T00:00:00Z", 0, 5)
+            .err()
+            .unwrap();
         assert!(error.contains("plugin_config.cursor_field"), "{error}");
     }
 }

@@ -161,7 +161,8 @@ mod tests {
         ,_result,0,2020-01-01T00:00:00Z,2024-01-01T00:00:00Z,1.5,temp,cpu,0042,18446744073709551615\r\n";
 
     fn settings(extra: serde_json::Value) -> Settings {
-        let mut base = serde_json::json!({"url": "http://h", "org": "o", "query": "q $cursor $limit"});
+        let mut base =
+            serde_json::json!({"url": "http://h", "org": "o", "query": "q $cursor $limit"});
         for (k, v) in extra.as_object().unwrap() {
             base[k] = v.clone();
         }
@@ -174,16 +175,28 @@ mod tests {
     #[test]
     fn given_annotated_row_when_converted_should_keep_types_exact() {
         let blocks = csv::parse(CSV).unwrap();
-        let row = Row { block: &blocks[0], values: &blocks[0].rows[0] };
-        let json: Value = serde_json::from_slice(&payload(&settings(serde_json::json!({})), row).unwrap()).unwrap();
+        let row = Row {
+            block: &blocks[0],
+            values: &blocks[0].rows[0],
+        };
+        let json: Value =
+            serde_json::from_slice(&payload(&settings(serde_json::json!({})), row).unwrap())
+                .unwrap();
         assert_eq!(json["measurement"], "cpu");
         assert_eq!(json["field"], "temp");
         assert_eq!(json["timestamp"], "2024-01-01T00:00:00Z");
         assert_eq!(json["value"], 1.5);
-        assert_eq!(json["row"]["host"], "0042", "a numeric-looking tag stays a string");
+        assert_eq!(
+            json["row"]["host"], "0042",
+            "a numeric-looking tag stays a string"
+        );
         assert_eq!(json["row"]["big"], serde_json::json!(u64::MAX));
         let lean: Value = serde_json::from_slice(
-            &payload(&settings(serde_json::json!({"include_metadata": false})), row).unwrap(),
+            &payload(
+                &settings(serde_json::json!({"include_metadata": false})),
+                row,
+            )
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(lean["row"].as_object().unwrap().len(), 3);
@@ -192,23 +205,39 @@ mod tests {
     #[test]
     fn given_payload_column_when_converted_should_decode_or_explain() {
         let blocks = csv::parse(CSV).unwrap();
-        let row = Row { block: &blocks[0], values: &blocks[0].rows[0] };
-        let text = settings(serde_json::json!({"payload_column": "host", "payload_format": "text"}));
+        let row = Row {
+            block: &blocks[0],
+            values: &blocks[0].rows[0],
+        };
+        let text =
+            settings(serde_json::json!({"payload_column": "host", "payload_format": "text"}));
         assert_eq!(payload(&text, row).unwrap(), b"0042");
-        let raw = settings(serde_json::json!({"payload_column": "_field", "payload_format": "raw"}));
+        let raw =
+            settings(serde_json::json!({"payload_column": "_field", "payload_format": "raw"}));
         assert_eq!(payload(&raw, row).unwrap(), vec![0xb5, 0xe9, 0xa9]);
         let json = settings(serde_json::json!({"payload_column": "_field"}));
         assert!(payload(&json, row).unwrap_err().contains("not JSON"));
         let missing = settings(serde_json::json!({"payload_column": "nope"}));
-        assert!(payload(&missing, row).unwrap_err().contains("payload_column"));
+        assert!(
+            payload(&missing, row)
+                .unwrap_err()
+                .contains("payload_column")
+        );
     }
 
     #[test]
     fn given_same_point_in_two_polls_when_hashed_should_get_same_id() {
         let a = csv::parse(CSV).unwrap();
-        let other_poll = CSV.replace("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z").replace(",0,", ",7,");
+        let other_poll = CSV
+            .replace("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z")
+            .replace(",0,", ",7,");
         let b = csv::parse(&other_poll).unwrap();
-        let id = |blocks: &Vec<csv::Block>| row_id(Row { block: &blocks[0], values: &blocks[0].rows[0] });
+        let id = |blocks: &Vec<csv::Block>| {
+            row_id(Row {
+                block: &blocks[0],
+                values: &blocks[0].rows[0],
+            })
+        };
         assert_eq!(id(&a), id(&b));
         let other_host = csv::parse(&CSV.replace("0042", "0043")).unwrap();
         assert_ne!(id(&a), id(&other_host));

@@ -90,7 +90,10 @@ impl InfluxDbSource {
         }
         let mut client = InfluxClient::new(settings.connection.clone())?;
         client.wait_ready().await.map_err(|e| {
-            SourceError::Init(format!("InfluxDB at {} is not ready: {e}", settings.connection.url))
+            SourceError::Init(format!(
+                "InfluxDB at {} is not ready: {e}",
+                settings.connection.url
+            ))
         })?;
         let cursor = self.cursor(&settings).0;
         tracing::info!(

@@ -58,8 +58,10 @@ mod tests {
         assert_eq!(encoded.as_bytes()[0], 0x94, "fixarray of 4");
         let (poll, cursor, rows, count): (String, Option<String>, u64, u64) =
             rmp_serde::from_slice(encoded.as_bytes()).unwrap();
-        assert_eq!((poll.as_str(), cursor.as_deref(), rows, count),
-            ("2024-01-01T00:00:00Z", Some("2024-01-01T00:00:00.5Z"), 9, 2));
+        assert_eq!(
+            (poll.as_str(), cursor.as_deref(), rows, count),
+            ("2024-01-01T00:00:00Z", Some("2024-01-01T00:00:00.5Z"), 9, 2)
+        );
         assert_eq!(SourceState::decode(&encoded).unwrap(), state);
         // Upstream states written before cursor_row_count existed have three fields.
         let old = rmp_serde::to_vec(&("t", Some("c"), 5u64)).unwrap();

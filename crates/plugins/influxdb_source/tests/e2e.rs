@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use iggy::prelude::*;
 use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, unique_name};
 use iggy_connectors_engine::{
-    Engine, EngineConfig, IggyConfig, PartitioningConfig, RetryConfig,
-    SourceConfig, SourceStreamConfig, Status,
+    Engine, EngineConfig, IggyConfig, PartitioningConfig, RetryConfig, SourceConfig,
+    SourceStreamConfig, Status,
 };
 use iggy_connectors_sdk::Schema;
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
@@ -22,7 +22,10 @@ fn plugin() -> PathBuf {
         .args(["build", "-p", "iggy_connector_influxdb_source"])
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "building the InfluxDB source plugin failed");
+    assert!(
+        status.success(),
+        "building the InfluxDB source plugin failed"
+    );
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
@@ -39,7 +42,11 @@ fn id(name: &str) -> Identifier {
     Identifier::named(name).expect("valid identifier")
 }
 
-fn engine(broker: &BrokerHandle, state_dir: &std::path::Path, plugin_config: serde_json::Value) -> Engine {
+fn engine(
+    broker: &BrokerHandle,
+    state_dir: &std::path::Path,
+    plugin_config: serde_json::Value,
+) -> Engine {
     Engine::new(EngineConfig {
         iggy: IggyConfig {
             address: broker.address().to_string(),
@@ -84,8 +91,15 @@ async fn read_all(client: &IggyClient) -> Vec<IggyMessage> {
     let mut all = Vec::new();
     loop {
         let polled = match client
-            .poll_messages(&id("influx"), &id("points"), Some(0), &Consumer::new(id("check")),
-                &PollingStrategy::offset(all.len() as u64), 1000, false)
+            .poll_messages(
+                &id("influx"),
+                &id("points"),
+                Some(0),
+                &Consumer::new(id("check")),
+                &PollingStrategy::offset(all.len() as u64),
+                1000,
+                false,
+            )
             .await
         {
             Ok(polled) => polled,
@@ -106,7 +120,10 @@ async fn wait_for(client: &IggyClient, want: usize, timeout: Duration) -> usize 
         if n >= want {
             return n;
         }
-        assert!(Instant::now() < deadline, "timed out with {n} of {want} messages in Iggy");
+        assert!(
+            Instant::now() < deadline,
+            "timed out with {n} of {want} messages in Iggy"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -120,13 +137,21 @@ async fn given_outage_and_runtime_restart_when_10000_points_flow_should_reach_ig
     server.create_database(&bucket).await;
     // Four series; every 10th instant is shared by two points.
     let lines: Vec<String> = (0..TOTAL as u64)
-        .map(|i| format!("sensor,host=h{} v={i}i {}", i % 4, BASE_NS + (i - i % 10 / 9) * 1_000))
+        .map(|i| {
+            format!(
+                "sensor,host=h{} v={i}i {}",
+                i % 4,
+                BASE_NS + (i - i % 10 / 9) * 1_000
+            )
+        })
         .collect();
     for chunk in lines.chunks(2_500) {
         server.write(&bucket, &chunk.join("\n")).await;
     }
 
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker starts");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker starts");
     let client = IggyClient::builder()
         .with_tcp()
         .with_server_address(broker.address().to_string())
@@ -149,7 +174,10 @@ async fn given_outage_and_runtime_restart_when_10000_points_flow_should_reach_ig
     let started = Instant::now();
     let first = engine(&broker, &state_dir, plugin_config.clone());
     let stats = first.start().await.expect("engine starts");
-    assert!(stats.iter().all(|s| s.status == Status::Running), "{stats:#?}");
+    assert!(
+        stats.iter().all(|s| s.status == Status::Running),
+        "{stats:#?}"
+    );
 
     // InfluxDB goes away mid-stream and comes back.
     wait_for(&client, 2_000, Duration::from_secs(120)).await;
@@ -193,5 +221,8 @@ async fn given_outage_and_runtime_restart_when_10000_points_flow_should_reach_ig
     let (_, cursor, processed, _): (String, Option<String>, u64, u64) =
         rmp_serde::from_slice(&state).expect("upstream-shaped state");
     assert_eq!(cursor.as_deref(), Some("2023-11-14T22:13:20.009998Z"));
-    assert_eq!(processed, TOTAL as u64, "the second runtime continued the first one's count");
+    assert_eq!(
+        processed, TOTAL as u64,
+        "the second runtime continued the first one's count"
+    );
 }

@@ -26,7 +26,10 @@ fn host_values(messages: &[iggy_connectors_sdk::ProducedMessage]) -> Vec<(String
         .iter()
         .map(|m| {
             let json = json_payload(m);
-            (json["row"]["host"].as_str().unwrap().to_string(), json["value"].as_i64().unwrap())
+            (
+                json["row"]["host"].as_str().unwrap().to_string(),
+                json["value"].as_i64().unwrap(),
+            )
         })
         .collect();
     out.sort();
@@ -47,7 +50,15 @@ async fn given_series_of_different_density_when_polled_with_upstream_template_sh
         lines.push(format!("m,host=sparse v={i}i {}", BASE_NS + i * 10_000_000));
     }
     server.write(&bucket, &lines.join("\n")).await;
-    let source = open(config(server, &upstream_query(&bucket, "m"), json!({"batch_size": 100})), None).await;
+    let source = open(
+        config(
+            server,
+            &upstream_query(&bucket, "m"),
+            json!({"batch_size": 100}),
+        ),
+        None,
+    )
+    .await;
     let (messages, polls) = drain(&source).await;
     let mut expected: Vec<(String, i64)> = (0..600).map(|i| ("dense".to_string(), i)).collect();
     expected.extend((0..300).map(|i| ("sparse".to_string(), i)));
@@ -64,14 +75,25 @@ async fn given_series_of_different_density_when_polled_with_upstream_template_sh
 }
 
 #[tokio::test]
-async fn given_more_rows_at_one_time_than_batch_size_when_polled_with_ge_template_should_deliver_all_once() {
+async fn given_more_rows_at_one_time_than_batch_size_when_polled_with_ge_template_should_deliver_all_once()
+ {
     let server = TestServer::shared("source");
     let bucket = database(server).await;
     // 250 series with a point at the same instant, then 50 later points.
-    let mut lines: Vec<String> = (0..250).map(|i| format!("g,host=h{i:03} v={i}i {BASE_NS}")).collect();
+    let mut lines: Vec<String> = (0..250)
+        .map(|i| format!("g,host=h{i:03} v={i}i {BASE_NS}"))
+        .collect();
     lines.extend((0..50).map(|i| format!("g,host=late v={i}i {}", BASE_NS + 1_000 + i)));
     server.write(&bucket, &lines.join("\n")).await;
-    let source = open(config(server, &grouped_query(&bucket, "g"), json!({"batch_size": 40})), None).await;
+    let source = open(
+        config(
+            server,
+            &grouped_query(&bucket, "g"),
+            json!({"batch_size": 40}),
+        ),
+        None,
+    )
+    .await;
     let (messages, _) = drain(&source).await;
     let mut expected: Vec<(String, i64)> = (0..250).map(|i| (format!("h{i:03}"), i)).collect();
     expected.extend((0..50).map(|i| ("late".to_string(), i)));
@@ -85,9 +107,19 @@ async fn given_more_rows_at_one_time_than_batch_size_when_polled_with_ge_templat
 async fn given_nack_when_polled_again_should_redeliver_the_same_rows_and_keep_the_cursor() {
     let server = TestServer::shared("source");
     let bucket = database(server).await;
-    let lines: Vec<String> = (0..30).map(|i| format!("n,host=a v={i}i {}", BASE_NS + i)).collect();
+    let lines: Vec<String> = (0..30)
+        .map(|i| format!("n,host=a v={i}i {}", BASE_NS + i))
+        .collect();
     server.write(&bucket, &lines.join("\n")).await;
-    let source = open(config(server, &grouped_query(&bucket, "n"), json!({"batch_size": 10})), None).await;
+    let source = open(
+        config(
+            server,
+            &grouped_query(&bucket, "n"),
+            json!({"batch_size": 10}),
+        ),
+        None,
+    )
+    .await;
     let first = source.poll_now().await.unwrap();
     // 10 rows came back (the limit), so the newest may have company past the limit: it waits.
     assert_eq!(first.messages.len(), 9);
@@ -103,8 +135,16 @@ async fn given_nack_when_polled_again_should_redeliver_the_same_rows_and_keep_th
     assert_eq!(ids(&again), ids(&first), "same rows, same ids");
     let again_state: SourceState = again.state.as_ref().unwrap().decode().unwrap();
     assert_eq!(
-        (&again_state.last_timestamp, again_state.cursor_row_count, again_state.processed_rows),
-        (&offered.last_timestamp, offered.cursor_row_count, offered.processed_rows)
+        (
+            &again_state.last_timestamp,
+            again_state.cursor_row_count,
+            again_state.processed_rows
+        ),
+        (
+            &offered.last_timestamp,
+            offered.cursor_row_count,
+            offered.processed_rows
+        )
     );
     source.ack();
     assert_eq!(source.state().unwrap(), again_state);
@@ -134,9 +174,16 @@ async fn given_saved_state_when_a_new_source_opens_should_resume_after_the_curso
     assert_eq!((rows, count), (14, 2));
     assert_eq!(cursor.as_deref(), Some("2023-11-14T22:13:20.000000006Z"));
 
-    let second = open(config(server, &query, json!({"batch_size": 15})), Some(saved)).await;
+    let second = open(
+        config(server, &query, json!({"batch_size": 15})),
+        Some(saved),
+    )
+    .await;
     let (rest, _) = drain(&second).await;
-    let mut values: Vec<i64> = rest.iter().map(|m| json_payload(m)["value"].as_i64().unwrap()).collect();
+    let mut values: Vec<i64> = rest
+        .iter()
+        .map(|m| json_payload(m)["value"].as_i64().unwrap())
+        .collect();
     values.sort();
     assert_eq!(values, (14..50).collect::<Vec<_>>());
 }
@@ -157,23 +204,36 @@ async fn given_poison_rows_when_polled_should_skip_them_and_deliver_the_rest() {
     let bucket = database(server).await;
     let lines: Vec<String> = (0..20)
         .map(|i| {
-            let doc = if i % 7 == 3 { "not json".to_string() } else { format!("{{\\\"i\\\":{i}}}") };
+            let doc = if i % 7 == 3 {
+                "not json".to_string()
+            } else {
+                format!("{{\\\"i\\\":{i}}}")
+            };
             format!("p,host=a doc=\"{doc}\" {}", BASE_NS + i)
         })
         .collect();
     server.write(&bucket, &lines.join("\n")).await;
     let source = open(
-        config(server, &grouped_query(&bucket, "p"),
-            json!({"batch_size": 8, "payload_column": "_value", "payload_format": "json"})),
+        config(
+            server,
+            &grouped_query(&bucket, "p"),
+            json!({"batch_size": 8, "payload_column": "_value", "payload_format": "json"}),
+        ),
         None,
     )
     .await;
     let (messages, _) = drain(&source).await;
-    let got: Vec<i64> = messages.iter().map(|m| json_payload(m)["i"].as_i64().unwrap()).collect();
+    let got: Vec<i64> = messages
+        .iter()
+        .map(|m| json_payload(m)["i"].as_i64().unwrap())
+        .collect();
     let expected: Vec<i64> = (0..20).filter(|i| i % 7 != 3).collect();
     assert_eq!(got, expected);
     assert_eq!(source.skipped_rows(), 3);
-    assert_eq!(source.state().unwrap().last_timestamp.as_deref(), Some("2023-11-14T22:13:20.000000019Z"));
+    assert_eq!(
+        source.state().unwrap().last_timestamp.as_deref(),
+        Some("2023-11-14T22:13:20.000000019Z")
+    );
 }
 
 #[tokio::test]
@@ -193,20 +253,34 @@ async fn given_typed_fields_and_payload_columns_when_polled_should_keep_types_an
         )
         .await;
     // One table per field (no group()), so each keeps its own datatype.
-    let source = open(config(server, &upstream_query(&bucket, "t"), json!({})), None).await;
+    let source = open(
+        config(server, &upstream_query(&bucket, "t"), json!({})),
+        None,
+    )
+    .await;
     let (messages, _) = drain(&source).await;
     let by_field: BTreeMap<String, serde_json::Value> = messages
         .iter()
         .map(|m| {
             let json = json_payload(m);
-            assert_eq!(json["row"]["host"], "007", "a numeric-looking tag stays a string");
-            (json["field"].as_str().unwrap().to_string(), json["value"].clone())
+            assert_eq!(
+                json["row"]["host"], "007",
+                "a numeric-looking tag stays a string"
+            );
+            (
+                json["field"].as_str().unwrap().to_string(),
+                json["value"].clone(),
+            )
         })
         .collect();
     assert_eq!(by_field["int"], json!(-5));
     assert_eq!(by_field["float"], json!(2.5));
     assert_eq!(by_field["flag"], json!(true));
-    assert_eq!(by_field["str"], json!("12"), "a numeric-looking string stays a string");
+    assert_eq!(
+        by_field["str"],
+        json!("12"),
+        "a numeric-looking string stays a string"
+    );
 
     // Raw: base64 text becomes the exact bytes; text: the text as is.
     let raw_bucket = database(server).await;
@@ -214,11 +288,27 @@ async fn given_typed_fields_and_payload_columns_when_polled_should_keep_types_an
         .write(&raw_bucket, &format!("b,host=a data=\"AQID/w==\" {BASE_NS}\nb,host=a data=\"line1\\\\\nline2 \\\"q\\\"\" {}", BASE_NS + 1))
         .await;
     let query = grouped_query(&raw_bucket, "b");
-    let source = open(config(server, &query, json!({"payload_column": "_value", "payload_format": "raw"})), None).await;
+    let source = open(
+        config(
+            server,
+            &query,
+            json!({"payload_column": "_value", "payload_format": "raw"}),
+        ),
+        None,
+    )
+    .await;
     let batch = source.poll_now().await.unwrap();
     assert_eq!(batch.schema, Schema::Raw);
     assert_eq!(batch.messages[0].payload, vec![1, 2, 3, 0xff]);
-    let source = open(config(server, &query, json!({"payload_column": "_value", "payload_format": "text"})), None).await;
+    let source = open(
+        config(
+            server,
+            &query,
+            json!({"payload_column": "_value", "payload_format": "text"}),
+        ),
+        None,
+    )
+    .await;
     let batch = source.poll_now().await.unwrap();
     assert_eq!(batch.schema, Schema::Text);
     assert_eq!(batch.messages[1].payload, b"line1\\\nline2 \"q\"");

@@ -67,7 +67,11 @@ pub fn messages(first_offset: u64, payloads: Vec<Payload>) -> Vec<ConsumedMessag
 }
 
 /// Every point of `measurement`, one map of column → value per point (fields pivoted).
-pub async fn points(server: &TestServer, bucket: &str, measurement: &str) -> Vec<BTreeMap<String, String>> {
+pub async fn points(
+    server: &TestServer,
+    bucket: &str,
+    measurement: &str,
+) -> Vec<BTreeMap<String, String>> {
     let query = format!(
         "from(bucket: {bucket:?}) |> range(start: 0) |> filter(fn: (r) => r._measurement == {measurement:?}) \
          |> pivot(rowKey: [\"_time\"], columnKey: [\"_field\"], valueColumn: \"_value\") |> group()"
