@@ -2,11 +2,10 @@
 //! InfluxDB stopped mid-stream and started again: all 10 000 messages must be stored, each
 //! exactly once with its own payload. Its own InfluxDB, because the test stops it.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use iggy::prelude::*;
-use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, unique_name};
+use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, build_plugin, unique_name};
 use iggy_connectors_engine::{
     ConnectorKind, Engine, EngineConfig, IggyConfig, RetryConfig, SinkConfig, SinkStreamConfig,
     Status,
@@ -16,26 +15,6 @@ use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::json;
 
 mod common;
-
-/// Builds the sink cdylib (the test harness only builds the rlib) and returns its path.
-fn plugin() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "iggy_connector_influxdb_sink"])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the InfluxDB sink plugin failed");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
-    let path = target.join("debug").join(format!(
-        "{}iggy_connector_influxdb_sink{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
-    assert!(path.exists(), "missing plugin {}", path.display());
-    path
-}
 
 fn id(name: &str) -> Identifier {
     Identifier::named(name).expect("valid identifier")
@@ -142,7 +121,7 @@ async fn given_influxdb_restarted_mid_stream_when_10000_messages_flow_should_sto
         sinks: vec![SinkConfig {
             key: "influx".into(),
             name: "influxdb sink".into(),
-            path: plugin().display().to_string(),
+            path: build_plugin("iggy_connector_influxdb_sink").display().to_string(),
             config_dir: None,
             version: 1,
             plugin_config_json: json!({

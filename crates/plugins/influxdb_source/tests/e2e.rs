@@ -3,11 +3,10 @@
 //! restarted from its state file. Every point must arrive in Iggy exactly once, checked message
 //! by message. Its own InfluxDB, because the test stops it.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use iggy::prelude::*;
-use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, unique_name};
+use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, build_plugin, unique_name};
 use iggy_connectors_engine::{
     Engine, EngineConfig, IggyConfig, PartitioningConfig, RetryConfig, SourceConfig,
     SourceStreamConfig, Status,
@@ -15,28 +14,6 @@ use iggy_connectors_engine::{
 use iggy_connectors_sdk::Schema;
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::json;
-
-fn plugin() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args(["build", "-p", "iggy_connector_influxdb_source"])
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success(),
-        "building the InfluxDB source plugin failed"
-    );
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
-    let path = target.join("debug").join(format!(
-        "{}iggy_connector_influxdb_source{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
-    assert!(path.exists(), "missing plugin {}", path.display());
-    path
-}
 
 fn id(name: &str) -> Identifier {
     Identifier::named(name).expect("valid identifier")
@@ -58,7 +35,9 @@ fn engine(
         sources: vec![SourceConfig {
             key: "influx".into(),
             name: "influxdb source".into(),
-            path: plugin().display().to_string(),
+            path: build_plugin("iggy_connector_influxdb_source")
+                .display()
+                .to_string(),
             config_dir: None,
             version: 1,
             plugin_config_json: plugin_config.to_string(),
@@ -164,8 +143,8 @@ async fn given_outage_and_runtime_restart_when_10000_points_flow_should_reach_ig
     let plugin_config = json!({
         "url": server.url, "org": "test", "token": TOKEN,
         "query": format!(
-            "from(bucket: \"{bucket}\") |> range(start: 0) \
-             |> filter(fn: (r) => r._measurement == \"sensor\" and r._time >= time(v: \"$cursor\")) \
+            "from(bucket: \"{bucket}\") |> range(start: time(v: \"$cursor\")) \
+             |> filter(fn: (r) => r._measurement == \"sensor\") \
              |> group() |> sort(columns: [\"_time\", \"host\"]) |> limit(n: $limit)"),
         "batch_size": 250, "poll_interval": "20ms", "max_retries": 2,
         "retry_delay": "20ms", "retry_max_delay": "50ms", "timeout": "2s",

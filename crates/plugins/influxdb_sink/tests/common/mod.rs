@@ -3,25 +3,24 @@
 
 use std::collections::BTreeMap;
 
-use iggy_connector_influxdb_common::testing::{TOKEN, TestServer};
+use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, merged};
 use iggy_connector_influxdb_sink::{InfluxDbSink, InfluxDbSinkConfig};
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, Payload, Schema, TopicMetadata};
 use serde_json::{Value, json};
 
 pub fn config(server: &TestServer, bucket: &str, extra: Value) -> Value {
-    let mut base = json!({
-        "url": server.url,
-        "org": "test",
-        "bucket": bucket,
-        "token": TOKEN,
-        "retry_delay": "10ms",
-        "retry_max_delay": "50ms",
-        "max_open_retries": 3,
-    });
-    for (k, v) in extra.as_object().expect("object") {
-        base[k] = v.clone();
-    }
-    base
+    merged(
+        json!({
+            "url": server.url,
+            "org": "test",
+            "bucket": bucket,
+            "token": TOKEN,
+            "retry_delay": "10ms",
+            "retry_max_delay": "50ms",
+            "max_open_retries": 3,
+        }),
+        extra,
+    )
 }
 
 pub async fn open(config: Value) -> InfluxDbSink {

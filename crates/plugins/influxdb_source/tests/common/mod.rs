@@ -1,7 +1,7 @@
 //! Shared helpers of the source tests (a real InfluxDB 1.8.3 from scripts/influxdb-test-server.sh).
 #![allow(dead_code)]
 
-use iggy_connector_influxdb_common::testing::{TOKEN, TestServer};
+use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, merged};
 use iggy_connector_influxdb_source::{InfluxDbSource, InfluxDbSourceConfig};
 use iggy_connectors_sdk::{ConnectorState, ProducedMessage};
 use serde_json::{Value, json};
@@ -15,32 +15,32 @@ pub fn upstream_query(bucket: &str, measurement: &str) -> String {
     )
 }
 
-/// The recommended template: `>=` (with the row counter) and one global sort and limit, sorted
-/// by time and the tag that makes the order total (Flux's sort is not stable).
+/// The recommended template: `range(start: $cursor)` (inclusive, i.e. `>=`, with the row
+/// counter; InfluxDB reads only from the cursor on), one global sort and limit, sorted by time
+/// and the tag that makes the order total (Flux's sort is not stable).
 pub fn grouped_query(bucket: &str, measurement: &str) -> String {
     format!(
-        "from(bucket: \"{bucket}\") |> range(start: 0) \
-         |> filter(fn: (r) => r._measurement == \"{measurement}\" and r._time >= time(v: \"$cursor\")) \
+        "from(bucket: \"{bucket}\") |> range(start: time(v: \"$cursor\")) \
+         |> filter(fn: (r) => r._measurement == \"{measurement}\") \
          |> group() |> sort(columns: [\"_time\", \"host\"]) |> limit(n: $limit)"
     )
 }
 
 pub fn config(server: &TestServer, query: &str, extra: Value) -> Value {
-    let mut base = json!({
-        "url": server.url,
-        "org": "test",
-        "token": TOKEN,
-        "query": query,
-        "poll_interval": "10ms",
-        "batch_size": 100,
-        "retry_delay": "10ms",
-        "retry_max_delay": "50ms",
-        "max_open_retries": 3,
-    });
-    for (k, v) in extra.as_object().expect("object") {
-        base[k] = v.clone();
-    }
-    base
+    merged(
+        json!({
+            "url": server.url,
+            "org": "test",
+            "token": TOKEN,
+            "query": query,
+            "poll_interval": "10ms",
+            "batch_size": 100,
+            "retry_delay": "10ms",
+            "retry_max_delay": "50ms",
+            "max_open_retries": 3,
+        }),
+        extra,
+    )
 }
 
 pub async fn open(config: Value, state: Option<ConnectorState>) -> InfluxDbSource {
