@@ -63,6 +63,11 @@ export interface ConnectorStats {
   /** Sinks: consume() returned non-zero. */
   consumeErrors: number
   deadLettered: number
+  /**
+   * Sinks: messages the plugin refused for their content (dead-lettered, or the batch
+   * failed without a dead-letter topic); counted at each report.
+   */
+  rejected: number
   /** Dropped by transforms on purpose. */
   filtered: number
   /** Sinks: sum over partitions of (current_offset - committed offset). */
@@ -164,6 +169,13 @@ export interface RetryOptions {
   maxAttempts: number
 }
 
+/**
+ * Sets where bare plugin names (`path = "stdout_sink"`) are looked up after the upstream
+ * search rules: the `plugins/` directory shipped with the platform package, or `build/plugins/`
+ * in a clone. Process-wide; later engines and `inspectPlugin` use it.
+ */
+export declare function setBundledPluginDirs(dirs: Array<string>): void
+
 export interface SinkConnectorOptions {
   key: string
   name: string
@@ -203,6 +215,11 @@ export interface SourceConnectorOptions {
   streams: Array<SourceStreamOptions>
   verbose: boolean
   retry?: RetryOptions
+  /**
+   * Messages that cannot be sent to Iggy as produced go here; without it their batch is
+   * Nacked.
+   */
+  deadLetter?: DeadLetterOptions
 }
 
 export interface SourceStreamOptions {

@@ -840,3 +840,4 @@ module.exports.TestBroker = nativeBinding.TestBroker
 module.exports.engineVersion = nativeBinding.engineVersion
 module.exports.inspectPlugin = nativeBinding.inspectPlugin
 module.exports.pluginAbi = nativeBinding.pluginAbi
+module.exports.setBundledPluginDirs = nativeBinding.setBundledPluginDirs

@@ -1,88 +1,20 @@
 import { join } from 'node:path'
 
-import type { FastifyInstance } from 'fastify'
 import { parse as parseToml } from 'smol-toml'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 
-import { apiKeyMatches, createApiServer, semverNumber } from '../ts/api/server'
-import type { RuntimeConfigInput } from '../ts/config/runtime-schema'
+import { semverNumber } from '../ts/api/server'
 import type { LogRecord } from '../ts/logger'
 import { ConnectorsRuntime, type StatusEvent } from '../ts/runtime'
+import { SINK, SOURCE, setup, started, track } from './helpers/api-runtime'
 import { FakeEngine } from './helpers/fake-engine'
 import { parsePrometheus, sample } from './helpers/prometheus'
 import { tmpDir } from './helpers/tmp'
 
-const SOURCE = `type = "source"
-key = "random"
-enabled = true
-version = 0
-name = "Random"
-path = "build/plugins/libiggy_connector_random_source"
-plugin_config_format = "json"
-
-[[streams]]
-stream = "s"
-topic = "t"
-schema = "json"
-
-[plugin_config]
-interval = "1s"
-password = "hunter2"
-database_url = "postgres://app:s3cret@db:5432/x"
-
-[transforms.add_fields]
-enabled = true
-fields = [{ key = "a", value = { static = 1 } }]
-`
-const SINK = `type = "sink"
-key = "stdout"
-enabled = true
-version = 0
-name = "Stdout"
-path = "build/plugins/libiggy_connector_stdout_sink"
-
-[[streams]]
-stream = "s"
-topics = ["t"]
-schema = "json"
-`
-const DISABLED = SINK.replace('key = "stdout"', 'key = "pg"').replace('enabled = true', 'enabled = false')
-
-const runtimes: ConnectorsRuntime[] = []
-const apps: FastifyInstance[] = []
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close()
-  for (const r of runtimes.splice(0)) await r.stop()
-})
-
-async function setup(http: RuntimeConfigInput['http'] = {}, files: Record<string, string> = {}) {
-  const dir = tmpDir({ 'connectors/random.toml': SOURCE, 'connectors/stdout.toml': SINK, 'connectors/pg.toml': DISABLED, ...files })
-  let engine: FakeEngine | undefined
-  const logs: LogRecord[] = []
-  const runtime = new ConnectorsRuntime({
-    config: { http, connectors: { config_type: 'local', config_dir: join(dir, 'connectors') }, state: { path: join(dir, 'state') } },
-    env: {},
-    http: false,
-    engineFactory: (options) => (engine = new FakeEngine(options)),
-    logSink: (r) => logs.push(r),
-    statusIntervalMs: 20,
-  })
-  runtimes.push(runtime)
-  return { runtime, dir, logs, engine: () => engine as FakeEngine }
-}
-
-async function started(http: RuntimeConfigInput['http'] = {}, files: Record<string, string> = {}) {
-  const ctx = await setup(http, files)
-  await ctx.runtime.start()
-  const config = ctx.runtime.config
-  if (!config) throw new Error('no config')
-  const app = await createApiServer(ctx.runtime, config.http)
-  apps.push(app)
-  return { ...ctx, app }
-}
-
 const KEY = { 'api-key': 'test-api-key' }
+/** What the mutation guard asks of every POST/PUT/DELETE. */
+const JSON_TYPE = { 'content-type': 'application/json' }
 
 describe('API authentication', () => {
   it('exempts / and /health, and answers 401 with an empty body otherwise', async () => {
@@ -104,13 +36,6 @@ describe('API authentication', () => {
   it('is off when no api_key is configured', async () => {
     const { app } = await started()
     expect((await app.inject({ url: '/stats' })).statusCode).toBe(200)
-  })
-
-  it('compares keys in constant time without length leaks', () => {
-    expect(apiKeyMatches('abc', 'abc')).toBe(true)
-    expect(apiKeyMatches('abcd', 'abc')).toBe(false)
-    expect(apiKeyMatches(undefined, 'abc')).toBe(false)
-    expect(apiKeyMatches(['abc'], 'abc')).toBe(false)
   })
 
   it('lets CORS preflights through before auth', async () => {
@@ -193,7 +118,7 @@ describe('API configs', () => {
     expect((await app.inject({ method: 'PUT', url: '/sources/random/configs/active', payload: { version: 1 } })).statusCode).toBe(204)
     expect((await app.inject({ method: 'PUT', url: '/sources/random/configs/active', payload: { version: 5 } })).statusCode).toBe(500)
     expect((await app.inject({ method: 'PUT', url: '/sources/random/configs/active', payload: { version: 'x' } })).statusCode).toBe(400)
-    expect((await app.inject({ method: 'DELETE', url: '/sources/random/configs?version=1' })).statusCode).toBe(204)
+    expect((await app.inject({ method: 'DELETE', url: '/sources/random/configs?version=1', headers: JSON_TYPE })).statusCode).toBe(204)
     expect((await app.inject({ url: '/sources/random/configs' })).json().map((c: { version: number }) => c.version)).toEqual([0])
     const bad = await app.inject({ method: 'POST', url: '/sources/random/configs', payload: { enabled: true, name: 'x', path: 'p', streams: [{ stream: 's' }] } })
     expect(bad.statusCode).toBe(400)
@@ -231,19 +156,42 @@ describe('API configs', () => {
 })
 
 describe('restart', () => {
-  it('restarts with the highest version; parallel restarts all get 204 and run once', async () => {
-    const { app, engine, dir } = await started()
-    const { writeFileSync } = await import('node:fs')
-    writeFileSync(join(dir, 'connectors/random_1.toml'), SOURCE.replace('version = 0', 'version = 1').replace('interval = "1s"', 'interval = "3s"'))
-    // The running provider knows files it loaded or created; create through the API instead.
-    await app.inject({ method: 'POST', url: '/sources/random/configs', payload: { enabled: true, name: 'R', path: 'lib', streams: [{ stream: 's', topic: 't', schema: 'json' }], plugin_config: { interval: '3s' } } })
-    engine().restartDelayMs = 100
-    const results = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: '/sources/random/restart' })))
+  it('restarts with the active (pinned) version, not the newest; parallel restarts all get 204 and run once', async () => {
+    const { app, engine } = await started()
+    const body = { enabled: true, name: 'R', path: 'lib', streams: [{ stream: 's', topic: 't', schema: 'json' }], plugin_config: { interval: '3s' } }
+    expect((await app.inject({ method: 'POST', url: '/sources/random/configs', payload: body })).json()).toMatchObject({ version: 1, active: false })
+    // A created version is not live: a restart keeps running version 0.
+    expect((await app.inject({ method: 'POST', url: '/sources/random/restart', headers: JSON_TYPE })).statusCode).toBe(204)
+    expect(engine().lastRestartOptions).toMatchObject({ key: 'random', version: 0 })
+    expect((await app.inject({ url: '/sources/random/configs/active' })).json()).toMatchObject({ version: 0 })
+
+    expect((await app.inject({ method: 'PUT', url: '/sources/random/configs/active', payload: { version: 1 } })).statusCode).toBe(204)
+    // Hold the first restart inside the engine until the other four have been answered: they
+    // overlap it by construction, not by a delay.
+    let release: (() => void) | undefined
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const fake = engine()
+    const restartSource = fake.restartSource.bind(fake)
+    fake.restartSource = async (key, options) => {
+      await gate
+      return restartSource(key, options)
+    }
+    const answered: number[] = []
+    const requests = Array.from({ length: 5 }, () =>
+      app.inject({ method: 'POST', url: '/sources/random/restart', headers: JSON_TYPE }).then((r) => {
+        answered.push(r.statusCode)
+        if (answered.length === 4) release?.()
+        return r
+      }),
+    )
+    const results = await Promise.all(requests)
     expect(results.map((r) => r.statusCode)).toEqual([204, 204, 204, 204, 204])
-    expect(engine().calls.filter((c) => c.startsWith('restart'))).toEqual(['restartSource random'])
+    expect(engine().calls.filter((c) => c.startsWith('restart'))).toEqual(['restartSource random', 'restartSource random'])
     expect(engine().lastRestartOptions).toMatchObject({ key: 'random', version: 1, pluginConfigJson: '{"interval":"3s"}' })
     expect((await app.inject({ url: '/sources/random/configs/active' })).json()).toMatchObject({ version: 1 })
-    const missing = await app.inject({ method: 'POST', url: '/sinks/pg/restart' })
+    const missing = await app.inject({ method: 'POST', url: '/sinks/pg/restart', headers: JSON_TYPE })
     expect(missing.statusCode).toBe(404)
     expect(missing.json().code).toBe('sink_not_found')
   })
@@ -291,8 +239,10 @@ describe('runtime events and transforms', () => {
     ctx.engine().log?.({ level: 'info', connectorKey: 'stdout', target: 'iggy_connector_stdout_sink', message: 'consumed 3', timestampMicros: 5 })
     expect(logs.at(-1)).toEqual({ level: 'info', connectorKey: 'stdout', target: 'iggy_connector_stdout_sink', message: 'consumed 3', timestampMicros: 5 })
     expect(statuses.map((s) => `${s.kind}:${s.key}:${s.status}`)).toEqual(['source:random:running', 'sink:stdout:running'])
+    // Wait for the status poller to see the change (no fixed sleep).
+    const changed = new Promise<StatusEvent>((resolve) => ctx.runtime.once('status', resolve))
     ctx.engine().set('stdout', { status: 'error', lastError: { message: 'x', timestampMicros: 1 } })
-    await new Promise((resolve) => setTimeout(resolve, 80))
+    expect(await changed).toEqual(statuses.at(-1))
     expect(statuses.at(-1)).toEqual({ kind: 'sink', key: 'stdout', status: 'error', previous: 'running', lastError: { message: 'x', timestampMicros: 1 } })
     await ctx.runtime.stop(1234)
     expect(ctx.engine().calls).toEqual(['start', 'stop 1234'])
@@ -359,6 +309,7 @@ describe('runtime events and transforms', () => {
       streams: [{ stream: 's', topics: ['t'], schema: 'json' }],
       transforms: { suffix: { enabled: true, suffix: '-v1' } },
     })
+    await ctx.runtime.provider?.setActiveVersion('sink', 'stdout', 1)
     expect(await ctx.runtime.restart('sink', 'stdout')).toBe(true)
     expect((await ctx.engine().transform?.(batch))?.[0]?.payload.toString()).toBe('x-v1')
   })
@@ -370,7 +321,7 @@ describe('runtime events and transforms', () => {
       env: {},
       engineFactory: (o) => new FakeEngine(o),
     })
-    runtimes.push(runtime)
+    track(runtime)
     await runtime.start()
     const base = `http://${runtime.httpAddress}`
     expect((await fetch(`${base}/health`)).status).toBe(200)
@@ -417,7 +368,7 @@ describe('TLS', () => {
       env: {},
       engineFactory: (o) => new FakeEngine(o),
     })
-    runtimes.push(runtime)
+    track(runtime)
     await runtime.start()
     const body = await new Promise<string>((resolve, reject) => {
       const req = request(`https://${runtime.httpAddress}/health`, { ca: readFileSync(join(tls, 'cert.pem')) }, (res) => {

@@ -61,8 +61,8 @@ describe('local provider over an upstream-style directory', () => {
     ])
     const versions = await loaded.provider.getConfigs('source', 'random')
     expect(versions.map((v) => v.config.name)).toEqual(['Random source', 'Random source v1'])
-    // Without a version (the restart path) the highest version wins, ignoring the pin.
-    expect((await loaded.provider.getConfig('source', 'random'))?.config.version).toBe(1)
+    // Without a version (the restart path) the pinned version wins, not the highest (issue 15).
+    expect((await loaded.provider.getConfig('source', 'random'))?.config.version).toBe(0)
   })
 
   it('fills stream defaults and keeps the plugin config as given', async () => {
@@ -124,7 +124,7 @@ describe('local provider over an upstream-style directory', () => {
     expect(error.issues.map((i) => `${i.file.slice(dir.length + 1)}: ${i.path}`)).toEqual(['a.toml: streams.0.schema', 'b.toml: enabled', 'c.toml: '])
   })
 
-  it('create writes <kind>_<key>_<version>.toml without moving the pin; set-active and delete follow upstream', async () => {
+  it('create writes <kind>_<key>_<version>.toml without changing the active version; set-active and delete follow upstream', async () => {
     const dir = tmpDir({ 'gen.toml': source() })
     const provider = new LocalConfigProvider(dir)
     provider.load()
@@ -140,13 +140,17 @@ describe('local provider over an upstream-style directory', () => {
     const file = join(dir, 'source_gen_1.toml')
     const written = parse(readFileSync(file, 'utf8'))
     expect(written).toMatchObject({ type: 'source', key: 'gen', version: 1, name: 'Gen 2', plugin_config: { a: 1 } })
-    expect(existsSync(join(dir, '.active_versions.toml'))).toBe(false)
-    // Reloading the directory sees the new file as the highest version.
+    // The version that was active (the highest, unpinned) is pinned, so version 1 does not go
+    // live on the next restart or process start: only PUT …/configs/active activates it.
+    expect(parse(readFileSync(join(dir, '.active_versions.toml'), 'utf8'))).toEqual({ sources: { gen: 0 }, sinks: {} })
+    expect((await provider.getConfig('source', 'gen'))?.config.version).toBe(0)
     const reloaded = new LocalConfigProvider(dir)
     reloaded.load()
-    expect((await reloaded.getActiveConfigs()).sources[0]?.config.name).toBe('Gen 2')
+    expect((await reloaded.getActiveConfigs()).sources[0]?.config.version).toBe(0)
 
     await expect(provider.setActiveVersion('source', 'gen', 7)).rejects.toMatchObject({ code: 'source_config_not_found' })
+    await provider.setActiveVersion('source', 'gen', 1)
+    expect((await provider.getConfig('source', 'gen'))?.config.name).toBe('Gen 2')
     await provider.setActiveVersion('source', 'gen', 0)
     expect(parse(readFileSync(join(dir, '.active_versions.toml'), 'utf8'))).toEqual({ sources: { gen: 0 }, sinks: {} })
     expect((await provider.getActiveConfigs()).sources[0]?.config.version).toBe(0)
@@ -191,6 +195,36 @@ describe('connector file validation', () => {
   it('requires topics to be a non-empty array for sinks', () => {
     expect(issuesOf('x.toml', sink().replace('topics = ["t"]', 'topics = "t"'))).toEqual(['x.toml: streams.0.topics: expected array, received string'])
     expect(issuesOf('x.toml', sink().replace('topics = ["t"]', 'topics = []'))).toEqual(['x.toml: streams.0.topics: expected at least one topic'])
+  })
+
+  it('refuses a source with streams = [] naming the file and key, from a file, the API and the env', async () => {
+    const empty = source().replace(/\[\[streams\]\][\s\S]*$/, 'streams = []\n')
+    expect(issuesOf('connectors/gen.toml', empty)).toEqual([
+      'connectors/gen.toml: streams: expected at least one [[streams]] entry: a source without one would discard everything it reads',
+    ])
+    const dir = tmpDir({ 'gen.toml': empty })
+    expect(() => new LocalConfigProvider(dir).load()).toThrow(`${join(dir, 'gen.toml')}: streams: expected at least one [[streams]] entry`)
+    // The API's create path validates the same way.
+    const provider = new LocalConfigProvider(tmpDir())
+    provider.load()
+    await expect(provider.createConfig('source', 'gen', { enabled: true, name: 'G', path: 'p', streams: [] })).rejects.toThrow(/source_gen_0\.toml: streams: expected at least one/)
+    // An env override that adds a stream makes it valid again.
+    const env = { IGGY_CONNECTORS_SOURCE_GEN_STREAMS_0_STREAM: 's', IGGY_CONNECTORS_SOURCE_GEN_STREAMS_0_TOPIC: 't', IGGY_CONNECTORS_SOURCE_GEN_STREAMS_0_SCHEMA: 'json' }
+    expect(issuesOf('gen.toml', empty, env)).toEqual([])
+  })
+
+  it('refuses (400, naming the key) a created config TOML cannot hold, instead of failing or writing a file that breaks the next start', async () => {
+    const dir = tmpDir()
+    const provider = new LocalConfigProvider(dir)
+    provider.load()
+    const body = { enabled: true, name: 'G', path: 'p', streams: [{ stream: 's', topic: 't', schema: 'json' }] }
+    await expect(provider.createConfig('source', 'gen', { ...body, plugin_config: { list: [1, null, 2] } })).rejects.toThrow(/source_gen_0\.toml: plugin_config\.list\.1: null cannot be stored in a TOML file/)
+    await expect(provider.createConfig('source', 'a\u0000b', body)).rejects.toThrow(/key: expected a non-empty key without whitespace, control characters/)
+    expect(readdirSync(dir)).toEqual([])
+    await provider.createConfig('source', 'gen', { ...body, plugin_config: { list: [1, 'x', { a: [] }] } })
+    const reloaded = new LocalConfigProvider(dir)
+    reloaded.load()
+    expect((await reloaded.getConfig('source', 'gen'))?.config.plugin_config).toEqual({ list: [1, 'x', { a: [] }] })
   })
 
   it('requires enabled in every transform table and validates built-in shapes', () => {

@@ -90,7 +90,7 @@ describe('runtime with the embedded broker', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text()
     expect(metrics).toMatch(/iggy_connector_messages_sent_total\{connector_key="random",connector_type="Source"\} [1-9]/)
     // Restart the sink through the API: 204, back to running, and messages keep flowing.
-    const restart = await fetch(`http://127.0.0.1:${http}/sinks/stdout/restart`, { method: 'POST' })
+    const restart = await fetch(`http://127.0.0.1:${http}/sinks/stdout/restart`, { method: 'POST', headers: { 'content-type': 'application/json' } })
     expect(restart.status).toBe(204)
     const before = (cli.output().match(/\[cli_e2e\/events p0 #/g) ?? []).length
     await waitFor(cli.output, (o) => (o.match(/\[cli_e2e\/events p0 #/g) ?? []).length > before + 3, 30_000)

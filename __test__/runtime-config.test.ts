@@ -26,6 +26,7 @@ describe('runtime config defaults', () => {
       enabled: true,
       address: '127.0.0.1:8081',
       api_key: '',
+      allowed_hosts: [],
       cors: {
         enabled: false,
         allowed_methods: ['GET', 'POST', 'PUT', 'DELETE'],
@@ -174,6 +175,8 @@ describe('environment overrides of the runtime config', () => {
   it('sets nested keys with the doubled CONNECTORS word', () => {
     const env = {
       IGGY_CONNECTORS_HTTP_ADDRESS: '0.0.0.0:9000',
+      IGGY_CONNECTORS_HTTP_API_KEY: 'k',
+      IGGY_CONNECTORS_HTTP_ALLOWED_HOSTS: '[connectors.internal, cfg.internal]',
       IGGY_CONNECTORS_HTTP_CORS_ENABLED: 'TRUE',
       IGGY_CONNECTORS_CONNECTORS_CONFIG_TYPE: 'http',
       IGGY_CONNECTORS_CONNECTORS_BASE_URL: 'http://cfg',
@@ -186,6 +189,7 @@ describe('environment overrides of the runtime config', () => {
     }
     const { config, overrides } = resolveRuntimeConfig({ http: { address: '1.1.1.1:1' } }, 'c.toml', env)
     expect(config.http.address).toBe('0.0.0.0:9000')
+    expect(config.http.allowed_hosts).toEqual(['connectors.internal', 'cfg.internal'])
     expect(config.http.cors.enabled).toBe(true)
     expect(config.connectors).toMatchObject({
       config_type: 'http',

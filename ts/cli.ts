@@ -6,8 +6,10 @@ import { loadConfiguration } from './config/index'
 import { loadEnvFile, loadRuntimeConfig } from './config/runtime'
 import type { Env } from './env'
 import { ConfigError, formatIssue } from './errors'
+import { InitConflictError, initProject } from './init/index'
 import { type LogSink, Logger, createLogWriter } from './logger'
 import { type NativeTestBroker, native } from './native'
+import { bundledPluginDirs, listBundledPlugins } from './plugins'
 import { ConnectorsRuntime } from './runtime'
 import { TransformRegistry } from './transforms/registry'
 import { VERSION } from './version'
@@ -27,7 +29,9 @@ const HELP = `iggy-connectors ${VERSION} — connectors runtime for Apache Iggy
 
 Usage:
   iggy-connectors [--config <path>] [--embedded-broker]   run the runtime
+  iggy-connectors init [dir] [--force]                    write a quick start config into dir (default .)
   iggy-connectors validate [--config <path>]              check config and plugins, exit 0/1
+  iggy-connectors plugins                                 list the plugins bundled with this package
   iggy-connectors broker [--address 127.0.0.1:8090]       run the embedded test broker
   iggy-connectors --version | --help
 
@@ -36,6 +40,7 @@ Options:
                          in the current directory or the nearest parent)
       --embedded-broker  start the embedded development broker at [iggy] address first
       --address <addr>   broker address (broker command; default 127.0.0.1:8090)
+      --force            init: overwrite existing files
   -V, --version          print versions
   -h, --help             print this help
 
@@ -239,6 +244,47 @@ async function runRuntime(configPath: string | undefined, embeddedBroker: boolea
   return code
 }
 
+function runInit(dir: string, force: boolean, io: Io): number {
+  let result
+  try {
+    result = initProject(dir, { force })
+  } catch (error) {
+    // A conflict is a usage error; anything else is the file system refusing (the message names the path).
+    io.stderr.write(`iggy-connectors init: ${(error as Error).message}\n`)
+    return error instanceof InitConflictError ? EXIT.USAGE : EXIT.FAILURE
+  }
+  for (const file of result.files) io.stdout.write(`wrote ${file}\n`)
+  io.stdout.write(`\nStart the quick start (random source → embedded broker → stdout sink):\n  ${result.command}\n`)
+  return EXIT.OK
+}
+
+/** Lists the bundled plugins with the bare name a connector file uses, kind and version. */
+function runPlugins(io: Io): number {
+  const binding = native()
+  const plugins = listBundledPlugins(bundledPluginDirs())
+  if (plugins.length === 0) {
+    io.stderr.write('iggy-connectors: no bundled plugins found (install the platform package, or run `npm run build:plugins` in a clone)\n')
+    return EXIT.FAILURE
+  }
+  let errors = 0
+  for (const plugin of plugins) {
+    let info
+    try {
+      info = binding.inspectPlugin('source', plugin.file, null)
+    } catch {
+      try {
+        info = binding.inspectPlugin('sink', plugin.file, null)
+      } catch (error) {
+        io.stdout.write(`${plugin.name.padEnd(20)} error   ${(error as Error).message}\n`)
+        errors++
+        continue
+      }
+    }
+    io.stdout.write(`${plugin.name.padEnd(20)} ${info.kind.padEnd(7)} ${info.version.padEnd(8)} ${info.resolvedPath}\n`)
+  }
+  return errors === 0 ? EXIT.OK : EXIT.FAILURE
+}
+
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   let values
@@ -252,6 +298,7 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
         config: { type: 'string', short: 'c' },
         'embedded-broker': { type: 'boolean' },
         address: { type: 'string' },
+        force: { type: 'boolean' },
       },
       allowPositionals: true,
       strict: true,
@@ -269,10 +316,13 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
     return EXIT.OK
   }
   const command = positionals[0] ?? 'run'
-  if (positionals.length > 1 || !['run', 'validate', 'broker'].includes(command)) {
+  const maxPositionals = command === 'init' ? 2 : 1
+  if (positionals.length > maxPositionals || !['run', 'validate', 'broker', 'init', 'plugins'].includes(command)) {
     io.stderr.write(`iggy-connectors: unexpected argument "${positionals.join(' ')}"\n\n${HELP}`)
     return EXIT.USAGE
   }
+  if (command === 'init') return runInit(positionals[1] ?? '.', values.force ?? false, io)
+  if (command === 'plugins') return runPlugins(io)
   const env = process.env
   const dotenv = loadEnvFile(env)
   if (dotenv.error !== undefined) io.stderr.write(`iggy-connectors: cannot load ${dotenv.file}: ${dotenv.error}\n`)

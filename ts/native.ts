@@ -4,6 +4,7 @@
 // Loading is lazy: config parsing, validation and the HTTP layer work (and are tested) without
 // the addon; only starting an engine, inspecting a plugin or running the broker needs it.
 import type * as Binding from '../index.js'
+import { bundledPluginDirs } from './plugins'
 
 export type {
   ConnectorStats,
@@ -31,9 +32,10 @@ export type NativeTestBroker = Binding.TestBroker
 let cached: NativeBinding | undefined
 
 function loadBinding(): NativeBinding {
+  let binding: NativeBinding
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('../index.js') as NativeBinding
+    binding = require('../index.js') as NativeBinding
   } catch (error) {
     const platform = `${process.platform}-${process.arch}`
     throw new Error(
@@ -45,6 +47,9 @@ function loadBinding(): NativeBinding {
       { cause: error },
     )
   }
+  // Bare plugin names resolve among the plugins shipped next to this addon (see plugins.ts).
+  binding.setBundledPluginDirs(bundledPluginDirs())
+  return binding
 }
 
 /** The native binding, loaded on first use. Throws a readable error when the addon is missing. */

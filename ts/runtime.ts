@@ -296,9 +296,9 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * Restarts one connector with its newest config (local provider: highest version; HTTP
-   * provider: the active one). Returns false without doing anything when a restart of the same
-   * connector is already running (upstream try-lock semantics).
+   * Restarts one connector with its active config (local provider: the pinned version, else the
+   * highest; HTTP provider: the active one). Returns false without doing anything when a restart
+   * of the same connector is already running (upstream try-lock semantics).
    */
   async restart(kind: ConnectorKind, key: string): Promise<boolean> {
     const id = `${kind}:${key}`

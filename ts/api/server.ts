@@ -1,13 +1,14 @@
 // The HTTP management API (upstream-compatible routes and shapes) on fastify.
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 
 import cors from '@fastify/cors'
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 
 import { type ConnectorKind, PLUGIN_CONFIG_FORMATS, type PluginConfigFormat } from '../config/connector-schema'
 import type { ConnectorConfigProvider, CreateConnectorConfig, StoredConfig } from '../config/provider'
+import { parseHostPort } from '../config/http-address'
+import { httpExposureIssues } from '../config/runtime'
 import type { RuntimeConfig } from '../config/runtime-schema'
 import { ApiError, ConfigError, ProviderError, formatIssue } from '../errors'
 import { createMetricsRegistry } from '../metrics'
@@ -15,7 +16,10 @@ import type { ConnectorStats } from '../native'
 import { redact } from '../redact'
 import type { RunningConnector } from '../runtime'
 import { VERSION } from '../version'
+import { apiKeyGuard, hostGuard, mutationGuard } from './guards'
 import { renderPluginConfig } from './render'
+
+export { apiKeyMatches } from './guards'
 
 /** What the API needs from the runtime. */
 export interface ApiRuntime {
@@ -38,15 +42,6 @@ export function semverNumber(version: string): number | undefined {
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version)
   if (!m) return undefined
   return Number(m[1]) * 1_000_000 + Number(m[2]) * 1000 + Number(m[3])
-}
-
-/** Constant-time comparison of the api-key header with the configured key. */
-export function apiKeyMatches(given: string | string[] | undefined, expected: string): boolean {
-  if (typeof given !== 'string') return false
-  // Hash both so the buffers have equal length and the key length does not leak either.
-  const a = createHash('sha256').update(given).digest()
-  const b = createHash('sha256').update(expected).digest()
-  return timingSafeEqual(a, b)
 }
 
 function configObject(stored: StoredConfig, active: boolean): Record<string, unknown> {
@@ -128,12 +123,45 @@ function sendError(reply: FastifyReply, error: unknown): FastifyReply {
   return reply.code(500).send({ code: 'error', reason: error instanceof Error ? error.message : String(error) })
 }
 
+/**
+ * `Content-Type: application/json` with no body means "no body" (a bodiless POST …/restart sent
+ * with the header the mutation guard asks for); anything else goes to fastify's JSON parser,
+ * which refuses `__proto__` / `constructor` poisoning.
+ */
+function acceptEmptyJsonBodies(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8')
+    if (text.trim() === '') {
+      done(null, undefined)
+      return
+    }
+    parse(request, text, done)
+  })
+}
+
 /** Builds the fastify app (not listening). Use `app.inject()` in tests or {@link listen}. */
 export async function createApiServer(runtime: ApiRuntime, http: RuntimeConfig['http']): Promise<FastifyInstance> {
+  // Also checked by config validation; repeated for embedders that build the API themselves.
+  const exposure = httpExposureIssues(http, 'runtime config')
+  if (exposure.length > 0) throw new ConfigError(exposure)
   // Routes do not depend on the transport; one instance type keeps the handlers typed.
   const app = (
     http.tls.enabled ? Fastify({ https: { cert: readFileSync(http.tls.cert_file), key: readFileSync(http.tls.key_file) } }) : Fastify()
   ) as unknown as FastifyInstance
+
+  // Before CORS, so a preflight from a rebinding page is refused too.
+  app.addHook('onRequest', hostGuard(http))
+  acceptEmptyJsonBodies(app)
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ code: 'not_found', reason: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  )
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    // Body parser and framework errors (bad JSON, too large, unsupported type) in the upstream shape.
+    const status = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
+    return reply.code(status).send({ code: status === 500 ? 'error' : 'invalid_request', reason: error.message })
+  })
 
   if (http.cors.enabled) {
     const origins = http.cors.allowed_origins
@@ -153,13 +181,8 @@ export async function createApiServer(runtime: ApiRuntime, http: RuntimeConfig['
     }
   }
 
-  if (http.api_key !== '') {
-    app.addHook('onRequest', async (request, reply) => {
-      const path = request.url.split('?')[0]
-      if (path === '/' || path === '/health') return
-      if (!apiKeyMatches(request.headers['api-key'], http.api_key)) await reply.code(401).send()
-    })
-  }
+  if (http.api_key !== '') app.addHook('onRequest', apiKeyGuard(http.api_key))
+  app.addHook('onRequest', mutationGuard)
 
   app.get('/', async (_request, reply) => reply.type('text/plain').send('Connector Runtime API'))
   app.get('/health', async () => ({ status: 'healthy' }))
@@ -348,7 +371,7 @@ export async function createApiServer(runtime: ApiRuntime, http: RuntimeConfig['
 
 /** Listens on `host:port` (IPv6 as `[::1]:port`). */
 export async function listen(app: FastifyInstance, address: string): Promise<void> {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address)
-  if (!m) throw new ConfigError([{ file: 'runtime config', path: 'http.address', message: `expected host:port, got "${address}"` }])
-  await app.listen({ host: m[1] ?? '127.0.0.1', port: Number(m[2]) })
+  const bound = parseHostPort(address)
+  if (!bound) throw new ConfigError([{ file: 'runtime config', path: 'http.address', message: `expected host:port, got "${address}"` }])
+  await app.listen({ host: bound.host, port: bound.port })
 }

@@ -109,6 +109,7 @@ export function bindingifySource(stored: StoredConfig<SourceConfig>, isRegistere
   if (stored.configDir !== undefined) options.configDir = stored.configDir
   const retry = bindingifyRetry(c.retry)
   if (retry) options.retry = retry
+  if (c.dead_letter) options.deadLetter = { stream: c.dead_letter.stream, topic: c.dead_letter.topic }
   return options
 }
 

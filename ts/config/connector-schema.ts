@@ -1,6 +1,6 @@
 // Connector config files (one TOML file per connector version), upstream fields plus our
 // extensions: per-stream create_stream/create_topic/topic_partitions/partitioning for sources,
-// [retry] and [dead_letter] for sinks (and [retry] for sources).
+// [retry] and [dead_letter] for sources and sinks.
 import { z } from 'zod'
 
 import { ciEnum, duration, positiveU32, stringish, u32, u64 } from './schema-common'
@@ -50,7 +50,7 @@ const transformTable = z.record(z.string(), z.record(z.string(), z.unknown()).nu
 
 const common = {
   // Keys name state files and API paths: no whitespace or path separators.
-  key: z.string().regex(/^[^\s/\\]+$/, 'expected a non-empty key without whitespace, "/" or "\\"'),
+  key: z.string().regex(/^[^\s/\\\p{Cc}]+$/u, 'expected a non-empty key without whitespace, control characters, "/" or "\\"'),
   enabled: z.boolean(),
   version: u64,
   name: z.string(),
@@ -65,7 +65,9 @@ const common = {
 export const sourceConfigSchema = z.strictObject({
   type: z.literal('source'),
   ...common,
-  streams: z.array(sourceStream),
+  // With no stream a source would read (and Ack, and maybe delete) rows it sends nowhere.
+  streams: z.array(sourceStream).min(1, 'expected at least one [[streams]] entry: a source without one would discard everything it reads'),
+  dead_letter: deadLetter.nullish(),
 })
 
 export const sinkConfigSchema = z.strictObject({
@@ -104,6 +106,7 @@ interface ConnectorConfigBase {
 /** A source connector config as the API and providers show it (upstream field names). */
 export interface SourceConfig extends ConnectorConfigBase {
   streams: SourceStreamConfig[]
+  dead_letter?: { stream: string; topic: string }
 }
 
 /** A sink connector config as the API and providers show it (upstream field names). */
@@ -128,10 +131,11 @@ export function toConnectorConfig(parsed: ParsedConnectorConfig): { kind: Connec
     verbose: parsed.verbose ?? false,
     ...(parsed.retry ? { retry: parsed.retry } : {}),
   }
-  if (parsed.type === 'source') return { kind: 'source', config: { ...base, streams: parsed.streams } }
+  const deadLetterTable = parsed.dead_letter ? { dead_letter: parsed.dead_letter } : {}
+  if (parsed.type === 'source') return { kind: 'source', config: { ...base, streams: parsed.streams, ...deadLetterTable } }
   return {
     kind: 'sink',
-    config: { ...base, streams: parsed.streams, ...(parsed.dead_letter ? { dead_letter: parsed.dead_letter } : {}) },
+    config: { ...base, streams: parsed.streams, ...deadLetterTable },
   }
 }
 

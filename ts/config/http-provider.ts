@@ -2,6 +2,7 @@
 // URL templates, data_path/error_path extraction, retries on transient failures).
 import { parseDurationMs } from '../duration'
 import { ConfigError, ProviderError } from '../errors'
+import { redactConnectionString } from '../redact'
 import type { ConnectorKind, SinkConfig, SourceConfig } from './connector-schema'
 import { parseConnector } from './connector'
 import type { ActiveConfigs, ConnectorConfigProvider, CreateConnectorConfig, StoredConfig } from './provider'
@@ -112,7 +113,7 @@ export class HttpConfigProvider implements ConnectorConfigProvider {
           await sleep(this.#backoffMs(attempt + 1))
           continue
         }
-        throw new ProviderError('http_request_failed', `${method} ${url} failed: ${(error as Error).message}`, { cause: error })
+        throw new ProviderError('http_request_failed', `${method} ${redactConnectionString(url)} failed: ${(error as Error).message}`, { cause: error })
       }
       if (isTransient(response.status) && attempt < retries) {
         await response.arrayBuffer().catch(() => undefined)
@@ -129,13 +130,15 @@ export class HttpConfigProvider implements ConnectorConfigProvider {
       try {
         json = JSON.parse(text)
       } catch (error) {
-        throw new ProviderError('http_request_failed', `${method} ${url}: response is not JSON: ${(error as Error).message}`)
+        throw new ProviderError('http_request_failed', `${method} ${redactConnectionString(url)}: response is not JSON: ${(error as Error).message}`)
       }
       return { status: response.status, json: extractResponse(json, this.#config.response) }
     }
   }
 
-  #toStored(kind: ConnectorKind, value: unknown, origin: string): StoredConfig {
+  #toStored(kind: ConnectorKind, value: unknown, url: string): StoredConfig {
+    // The origin names the config in errors and logs: a `?token=…` in base_url stays out of them.
+    const origin = redactConnectionString(url)
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       throw new ConfigError([{ file: origin, path: '', message: `expected a ${kind} config object` }])
     }
@@ -157,7 +160,7 @@ export class HttpConfigProvider implements ConnectorConfigProvider {
     const url = this.#url(kind === 'sink' ? 'get_sink_configs' : 'get_source_configs', { key })
     const response = await this.#request('GET', url)
     const list = response?.json
-    if (!Array.isArray(list)) throw new ProviderError('http_request_failed', `${url}: expected an array of configs`)
+    if (!Array.isArray(list)) throw new ProviderError('http_request_failed', `${redactConnectionString(url)}: expected an array of configs`)
     return list.map((c) => this.#toStored(kind, c, url))
   }
 

@@ -9,7 +9,7 @@ import { ConfigError, type ConfigIssue, ProviderError } from '../errors'
 import type { ConnectorConfig, ConnectorKind, SinkConfig, SourceConfig } from './connector-schema'
 import { parseConnector } from './connector'
 import type { ActiveConfigs, ConnectorConfigProvider, CreateConnectorConfig, StoredConfig } from './provider'
-import { type Table, parseToml } from './toml'
+import { type Table, parseToml, toTomlText } from './toml'
 
 export const ACTIVE_VERSIONS_FILE = '.active_versions.toml'
 
@@ -126,14 +126,19 @@ export class LocalConfigProvider implements ConnectorConfigProvider {
     return versions.length === 0 ? undefined : this.#versions(kind, key).get(Math.max(...versions))
   }
 
+  /** The pinned version when it exists, else the highest. */
+  #active(kind: ConnectorKind, key: string, pins: Pins = this.readPins()): StoredConfig | undefined {
+    const pinned = pins[plural(kind)][key]
+    return (pinned !== undefined ? this.#versions(kind, key).get(pinned) : undefined) ?? this.#highest(kind, key)
+  }
+
   async getActiveConfigs(): Promise<ActiveConfigs> {
     const pins = this.readPins()
     const sources: StoredConfig<SourceConfig>[] = []
     const sinks: StoredConfig<SinkConfig>[] = []
     for (const versions of this.#configs.values()) {
       const any = versions.values().next().value as StoredConfig
-      const pinned = pins[plural(any.kind)][any.config.key]
-      const active = (pinned !== undefined ? versions.get(pinned) : undefined) ?? this.#highest(any.kind, any.config.key)
+      const active = this.#active(any.kind, any.config.key, pins)
       if (active === undefined) continue
       if (active.kind === 'source') sources.push(active as StoredConfig<SourceConfig>)
       else sinks.push(active as StoredConfig<SinkConfig>)
@@ -145,12 +150,19 @@ export class LocalConfigProvider implements ConnectorConfigProvider {
     return [...this.#versions(kind, key).values()].toSorted((a, b) => a.config.version - b.config.version)
   }
 
-  /** Without a version: the highest one, ignoring the pin (upstream restart semantics). */
+  /**
+   * Without a version: the active one, pinned or else the highest (the restart path). Upstream
+   * returned the highest, ignoring the pin, so a POSTed config went live on the next restart.
+   */
   async getConfig(kind: ConnectorKind, key: string, version?: number): Promise<StoredConfig | undefined> {
-    return version === undefined ? this.#highest(kind, key) : this.#versions(kind, key).get(version)
+    return version === undefined ? this.#active(kind, key) : this.#versions(kind, key).get(version)
   }
 
-  /** Writes `<dir>/<kind>_<key>_<version>.toml` with version max+1 (0 for a new key); the pin is unchanged. */
+  /**
+   * Writes `<dir>/<kind>_<key>_<version>.toml` with version max+1 (0 for a new key). It never
+   * changes which version is active: a key that has versions but no pin gets its current active
+   * (highest) version pinned first, so only `PUT …/configs/active` activates the new one.
+   */
   async createConfig(kind: ConnectorKind, key: string, body: CreateConnectorConfig): Promise<StoredConfig> {
     const versions = [...this.#versions(kind, key).keys()]
     const version = versions.length === 0 ? 0 : Math.max(...versions) + 1
@@ -160,7 +172,14 @@ export class LocalConfigProvider implements ConnectorConfigProvider {
     if (!result.parsed) throw new ConfigError(result.errors)
     const config: ConnectorConfig = result.parsed.config
     const { key: _k, version: _v, ...rest } = tomlSafe(config) as Table
-    writeFileSync(file, stringify({ type: kind, key, version, ...rest }))
+    const text = toTomlText({ type: kind, key, version, ...rest }, file)
+    const pins = this.readPins()
+    const current = this.#active(kind, key, pins)
+    if (current !== undefined && pins[plural(kind)][key] === undefined) {
+      pins[plural(kind)][key] = current.config.version
+      this.#writePins(pins)
+    }
+    writeFileSync(file, text)
     const stored: StoredConfig = { kind, config, origin: file, configDir: this.dir, createdAt: new Date() }
     const map = this.#versions(kind, key)
     map.set(version, stored)

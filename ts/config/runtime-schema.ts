@@ -25,6 +25,8 @@ const http = z
     enabled: z.boolean().default(true),
     address: z.string().default('127.0.0.1:8081'),
     api_key: z.string().default(''),
+    // Extra names a client may send in the Host header (ext); see the API's DNS-rebinding check.
+    allowed_hosts: z.array(z.string().min(1, 'expected a host name')).default([]),
     cors,
     metrics: z
       .strictObject({ enabled: z.boolean().default(false), endpoint: z.string().startsWith('/').default('/metrics') })
@@ -136,6 +138,7 @@ export const RUNTIME_ENV_LEAVES: ReadonlyArray<readonly [string, 'string' | 'num
   ['http.enabled', 'boolean'],
   ['http.address', 'string'],
   ['http.api_key', 'string'],
+  ['http.allowed_hosts', 'array'],
   ['http.cors.enabled', 'boolean'],
   ['http.cors.allowed_methods', 'array'],
   ['http.cors.allowed_origins', 'array'],

@@ -5,6 +5,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { ENV_PREFIX, type Env, envValueFor, loadDotenv } from '../env'
 import { ConfigError, type ConfigIssue } from '../errors'
 import { MASK } from '../redact'
+import { isLoopbackHost, parseHostPort } from './http-address'
 import { RUNTIME_ENV_LEAVES, type RuntimeConfig, SECRET_ENV_LEAVES, runtimeConfigSchema } from './runtime-schema'
 import { type Table, readToml, setPath } from './toml'
 import { validate } from './validate'
@@ -97,12 +98,33 @@ export interface LoadedRuntimeConfig {
   readonly warnings: ConfigIssue[]
 }
 
+/**
+ * The management API may only listen beyond loopback with an api_key: it can load plugin code
+ * (a config's `path`, a transform's `module`), so an open port must not be an open door.
+ */
+export function httpExposureIssues(http: RuntimeConfig['http'], file: string): ConfigIssue[] {
+  const bound = parseHostPort(http.address)
+  if (bound === undefined) return [{ file, path: 'http.address', message: `expected host:port (e.g. "127.0.0.1:8081" or "[::1]:8081"), got "${http.address}"` }]
+  if (isLoopbackHost(bound.host) || http.api_key !== '') return []
+  return [
+    {
+      file,
+      path: 'http.api_key',
+      message: `required when http.address (${http.address}) is not a loopback address: set an api_key (or IGGY_CONNECTORS_HTTP_API_KEY), or bind 127.0.0.1`,
+    },
+  ]
+}
+
 /** Validates a raw runtime config table (from TOML or an object) after env overrides. */
 export function resolveRuntimeConfig(raw: Table, file: string, env: Env): { config: RuntimeConfig; overrides: EnvOverride[]; warnings: ConfigIssue[] } {
   const table = structuredClone(raw)
   const overrides = applyRuntimeEnv(table, env)
   const result = validate(runtimeConfigSchema, table, file)
   if (result.data === undefined) throw new ConfigError(result.errors)
+  if (result.data.http.enabled) {
+    const exposure = httpExposureIssues(result.data.http, file)
+    if (exposure.length > 0) throw new ConfigError(exposure)
+  }
   const warnings = [...result.warnings]
   if (result.data.telemetry.enabled) {
     warnings.push({ file, path: 'telemetry.enabled', message: 'OpenTelemetry (OTLP) export is not supported by this runtime; logs go to stdout only' })

@@ -89,4 +89,6 @@ export function isBuiltinTransform(type: string): type is BuiltinTransformType {
 }
 
 /** The table of a custom TS transform: `enabled`, optional `module`, anything else is its config. */
-export const customTransformSchema = z.looseObject({ enabled, module: z.string().optional() })
+// on_error: "retry" (default: a throw retries the batch) or "dead_letter" (sinks with a
+// [dead_letter] topic: the messages that make it throw are dead-lettered, the rest continue).
+export const customTransformSchema = z.looseObject({ enabled, module: z.string().optional(), on_error: z.enum(['retry', 'dead_letter']).optional() })

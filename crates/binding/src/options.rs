@@ -81,6 +81,9 @@ pub struct SourceConnectorOptions {
     pub streams: Vec<SourceStreamOptions>,
     pub verbose: bool,
     pub retry: Option<RetryOptions>,
+    /// Messages that cannot be sent to Iggy as produced go here; without it their batch is
+    /// Nacked.
+    pub dead_letter: Option<DeadLetterOptions>,
 }
 
 #[napi(object)]
@@ -189,7 +192,15 @@ pub fn source_config(o: SourceConnectorOptions) -> Result<engine::SourceConfig> 
         streams,
         verbose: o.verbose,
         retry: retry(o.retry),
+        dead_letter: o.dead_letter.map(dead_letter),
     })
+}
+
+fn dead_letter(d: DeadLetterOptions) -> engine::DeadLetterConfig {
+    engine::DeadLetterConfig {
+        stream: d.stream,
+        topic: d.topic,
+    }
 }
 
 pub fn sink_config(o: SinkConnectorOptions) -> Result<engine::SinkConfig> {
@@ -219,10 +230,7 @@ pub fn sink_config(o: SinkConnectorOptions) -> Result<engine::SinkConfig> {
         streams,
         verbose: o.verbose,
         retry: retry(o.retry),
-        dead_letter: o.dead_letter.map(|d| engine::DeadLetterConfig {
-            stream: d.stream,
-            topic: d.topic,
-        }),
+        dead_letter: o.dead_letter.map(dead_letter),
     })
 }
 

@@ -38,3 +38,13 @@ pub fn inspect_plugin(
         symbols: info.symbols,
     })
 }
+
+/// Sets where bare plugin names (`path = "stdout_sink"`) are looked up after the upstream
+/// search rules: the `plugins/` directory shipped with the platform package, or `build/plugins/`
+/// in a clone. Process-wide; later engines and `inspectPlugin` use it.
+#[napi]
+pub fn set_bundled_plugin_dirs(dirs: Vec<String>) {
+    iggy_connectors_engine::plugin::set_bundled_dirs(
+        dirs.into_iter().map(std::path::PathBuf::from).collect(),
+    );
+}

@@ -35,6 +35,9 @@ pub struct ConnectorStats {
     /// Sinks: consume() returned non-zero.
     pub consume_errors: f64,
     pub dead_lettered: f64,
+    /// Sinks: messages the plugin refused for their content (dead-lettered, or the batch
+    /// failed without a dead-letter topic); counted at each report.
+    pub rejected: f64,
     /// Dropped by transforms on purpose.
     pub filtered: f64,
     /// Sinks: sum over partitions of (current_offset - committed offset).
@@ -75,6 +78,7 @@ impl From<engine::ConnectorStats> for ConnectorStats {
             send_errors: s.send_errors as f64,
             consume_errors: s.consume_errors as f64,
             dead_lettered: s.dead_lettered as f64,
+            rejected: s.rejected as f64,
             filtered: s.filtered as f64,
             lag: s.lag.map(|l| l as f64),
             last_error: s.last_error.map(|e| LastError {

@@ -133,6 +133,9 @@ pub struct SourceConfig {
     pub streams: Vec<SourceStreamConfig>,
     pub verbose: bool,
     pub retry: RetryConfig,
+    /// Where messages that cannot be sent to Iggy as produced go; without it such a batch
+    /// fails (Nack) instead of being stored without them.
+    pub dead_letter: Option<DeadLetterConfig>,
 }
 
 #[derive(Debug, Clone)]

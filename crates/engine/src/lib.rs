@@ -5,6 +5,7 @@
 #![deny(clippy::all)]
 
 pub mod config;
+mod dead_letter;
 pub mod error;
 pub mod ffi;
 mod iggy;
@@ -31,8 +32,9 @@ pub use stats::{ConnectorKind, ConnectorStats, LastError, Status};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The plugin ABI this engine speaks: Apache Iggy connectors 0.4.0 symbols plus the
-/// batch-result pair (`iggy_source_handle_v2` / `iggy_source_batch_result`).
-pub const PLUGIN_ABI: &str = "iggy-connectors-0.4.0+batch-result";
+/// batch-result pair (`iggy_source_handle_v2` / `iggy_source_batch_result`) and the sink
+/// rejections export (`iggy_sink_consume_v2`), both optional.
+pub const PLUGIN_ABI: &str = "iggy-connectors-0.4.0+batch-result+sink-rejections";
 
 #[cfg(test)]
 mod tests {

@@ -42,7 +42,25 @@ pub trait ExternalTransform: Send + Sync {
 
 pub enum Stage {
     Builtin(TransformChain),
-    External(String),
+    External(ExternalStage),
+}
+
+/// A TypeScript transform and what a throwing call means for its batch.
+pub struct ExternalStage {
+    pub name: String,
+    pub on_error: OnError,
+}
+
+/// `on_error` of a TypeScript transform table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Default: a throw is transient; the whole batch is retried with backoff (a sink
+    /// retries the transform, a source Nacks the batch) and never skipped.
+    Retry,
+    /// Opt-in (sinks, needs `[dead_letter]`): after a throw the batch is run again one
+    /// message at a time; the messages that still throw go to the dead-letter topic, the
+    /// rest continue.
+    DeadLetter,
 }
 
 #[derive(Default)]
@@ -86,7 +104,26 @@ impl Stages {
                 .and_then(serde_json::Value::as_bool)
                 .unwrap_or(true);
             if enabled {
-                stages.stages.push(Stage::External(transform.kind.clone()));
+                let on_error = match transform.config.get("on_error") {
+                    None | Some(serde_json::Value::Null) => OnError::Retry,
+                    Some(value) => match value.as_str() {
+                        Some("retry") => OnError::Retry,
+                        Some("dead_letter") => OnError::DeadLetter,
+                        _ => {
+                            return Err(EngineError::Config {
+                                key: key.to_owned(),
+                                message: format!(
+                                    "transforms.{}.on_error = {value}: expected \"retry\" or \"dead_letter\"",
+                                    transform.kind
+                                ),
+                            });
+                        }
+                    },
+                };
+                stages.stages.push(Stage::External(ExternalStage {
+                    name: transform.kind.clone(),
+                    on_error,
+                }));
             }
         }
         flush(&mut run, &mut stages)?;
@@ -103,6 +140,16 @@ impl Stages {
 
     pub fn stages(&self) -> &[Stage] {
         &self.stages
+    }
+
+    /// The TypeScript transforms that route failing messages to the dead-letter topic.
+    pub fn dead_lettering(&self) -> impl Iterator<Item = &str> {
+        self.stages.iter().filter_map(|stage| match stage {
+            Stage::External(external) if external.on_error == OnError::DeadLetter => {
+                Some(external.name.as_str())
+            }
+            _ => None,
+        })
     }
 }
 

@@ -49,7 +49,12 @@ impl StateStore {
             // and skipping it halves the per-batch cost on the hot path.
             fs::rename(&tmp, &self.path)
         };
-        write().map_err(|source| self.error(source))
+        write().map_err(|source| {
+            // A half-written temp file (disk full) would only hold on to the space needed by
+            // the next attempt; the saved state is untouched.
+            let _ = fs::remove_file(&tmp);
+            self.error(source)
+        })
     }
 
     fn error(&self, source: std::io::Error) -> EngineError {

@@ -69,6 +69,8 @@ pub struct Counters {
     pub send_errors: AtomicU64,
     pub consume_errors: AtomicU64,
     pub dead_lettered: AtomicU64,
+    /// Sinks: messages the plugin reported as refused for their content (per report).
+    pub rejected: AtomicU64,
     pub filtered: AtomicU64,
 }
 
@@ -183,6 +185,7 @@ impl ConnectorState {
             send_errors,
             consume_errors,
             dead_lettered: get(&c.dead_lettered),
+            rejected: get(&c.rejected),
             filtered: get(&c.filtered),
             lag: match kind {
                 ConnectorKind::Sink => Some(inner.lag.values().sum()),
@@ -213,6 +216,7 @@ pub struct ConnectorStats {
     pub send_errors: u64,
     pub consume_errors: u64,
     pub dead_lettered: u64,
+    pub rejected: u64,
     pub filtered: u64,
     pub lag: Option<u64>,
     pub last_error: Option<LastError>,

@@ -12,7 +12,8 @@
 use std::future::Future;
 
 use crate::{
-    ConsumedMessage, Error, MessagesMetadata, ProducedMessages, SourceBatchResult, TopicMetadata,
+    ConsumeOutcome, ConsumedMessage, Error, MessagesMetadata, ProducedMessages, SourceBatchResult,
+    TopicMetadata,
 };
 
 /// A plugin that produces messages for the runtime to send to Iggy.
@@ -55,12 +56,19 @@ pub trait Sink: Send + Sync + 'static {
 
     fn open(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Stores a batch. `Err` means nothing of it is known to be stored: the host retries the
+    /// whole batch with backoff, so return `Err` for every transient cause (connection lost,
+    /// timeout, the external system refusing service). `Ok(outcome)` means every message was
+    /// stored except those marked with [`ConsumeOutcome::reject`], which were refused for
+    /// their content (a retry would refuse them again): the host sends each to the
+    /// connector's dead-letter topic with the reason in its headers, then commits the batch
+    /// (without a dead-letter topic it fails the batch instead, so nothing is lost).
     fn consume(
         &self,
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> impl Future<Output = Result<(), Error>> + Send;
+    ) -> impl Future<Output = Result<ConsumeOutcome, Error>> + Send;
 
     fn close(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 }

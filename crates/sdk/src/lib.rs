@@ -10,6 +10,7 @@ mod connector;
 mod error;
 pub mod ffi;
 mod macros;
+mod outcome;
 mod payload;
 mod state;
 pub mod types;
@@ -18,6 +19,7 @@ pub use codecs::CodecError;
 pub use connector::{Sink, Source};
 pub use error::Error;
 pub use iggy_common::{HeaderKey, HeaderKind, HeaderValue};
+pub use outcome::{ConsumeOutcome, REJECTED_HEADER, RejectedMessage};
 pub use payload::{ConsumedMessage, Payload};
 pub use types::*;
 
@@ -32,7 +34,7 @@ pub mod __private {
     pub use crate::ffi::sink::{self, SinkRegistry};
     pub use crate::ffi::source::{self, SourceRegistry};
     pub use crate::ffi::{
-        ABI_VERSION, FAILED, INVALID, LogCallback, OK, PluginInfo, SendCallback, SendCallbackV2,
-        enter, host_bytes, null_callback, parse_config,
+        ABI_VERSION, FAILED, INVALID, LogCallback, OK, PluginInfo, RejectCallback, SendCallback,
+        SendCallbackV2, enter, host_bytes, null_callback, parse_config,
     };
 }

@@ -138,6 +138,7 @@ macro_rules! source_connector {
 
 /// Exports `$type` (a [`Sink`](crate::Sink) with an inherent `fn new(id: u32, config: C) ->
 /// Self`, `C: DeserializeOwned`) as a sink plugin: `iggy_sink_open`, `iggy_sink_consume`,
+/// `iggy_sink_consume_v2` (the same with rejected messages reported back),
 /// `iggy_sink_close`, `iggy_sink_version` and `iggy_connector_abi_version`.
 ///
 /// The exports are compiled out under `cfg(test)`. Use it once per library.
@@ -193,14 +194,61 @@ macro_rules! sink_connector {
             ) -> i32 {
                 __sdk::guard(&PLUGIN, "iggy_sink_consume", id, __sdk::FAILED, || {
                     // SAFETY: the host keeps the three buffers alive for this call.
-                    let (topic, metadata, messages) = unsafe {
-                        (
+                    let buffers = unsafe {
+                        [
                             __sdk::host_bytes(topic_meta_ptr, topic_meta_len),
                             __sdk::host_bytes(messages_meta_ptr, messages_meta_len),
                             __sdk::host_bytes(messages_ptr, messages_len),
-                        )
+                        ]
                     };
-                    __sdk::sink::consume(&REGISTRY, &PLUGIN, id, topic, metadata, messages)
+                    __sdk::sink::consume(
+                        &REGISTRY,
+                        &PLUGIN,
+                        id,
+                        buffers,
+                        __sdk::sink::Rejections::Unsupported,
+                    )
+                })
+            }
+
+            /// As `iggy_sink_consume`, plus `reject(context, offset, reason, len)` called for
+            /// each message the sink refused for its content before this returns 0.
+            ///
+            /// # Safety
+            /// Pointers must be null or valid for their lengths for the duration of the call;
+            /// `reject` must be callable with `reject_context` during the call.
+            #[cfg(not(test))]
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn iggy_sink_consume_v2(
+                id: u32,
+                topic_meta_ptr: *const u8,
+                topic_meta_len: usize,
+                messages_meta_ptr: *const u8,
+                messages_meta_len: usize,
+                messages_ptr: *const u8,
+                messages_len: usize,
+                reject: Option<__sdk::RejectCallback>,
+                reject_context: *mut ::std::ffi::c_void,
+            ) -> i32 {
+                __sdk::guard(&PLUGIN, "iggy_sink_consume_v2", id, __sdk::FAILED, || {
+                    let Some(reject) = reject else {
+                        return __sdk::null_callback(&PLUGIN, id, "iggy_sink_consume_v2");
+                    };
+                    // SAFETY: the host keeps the three buffers alive for this call.
+                    let buffers = unsafe {
+                        [
+                            __sdk::host_bytes(topic_meta_ptr, topic_meta_len),
+                            __sdk::host_bytes(messages_meta_ptr, messages_meta_len),
+                            __sdk::host_bytes(messages_ptr, messages_len),
+                        ]
+                    };
+                    __sdk::sink::consume(
+                        &REGISTRY,
+                        &PLUGIN,
+                        id,
+                        buffers,
+                        __sdk::sink::Rejections::Callback(reject, reject_context),
+                    )
                 })
             }
 

@@ -10,6 +10,10 @@
 //! [`BrokerConfig::data_dir`] set they are also appended to per-partition files and survive a
 //! restart. There is one user (`iggy`/`iggy`), no permissions model, no TLS, no QUIC/HTTP, no
 //! clustering, no message expiry and no segments. See the crate README for the full list.
+//!
+//! Consumer groups rebalance as Iggy 0.8 does: cooperatively on join (pending revocations that
+//! complete once the group committed what it polled, or after
+//! [`BrokerConfig::rebalancing_timeout`]), eagerly on leave, disconnect and repartitioning.
 #![deny(clippy::all)]
 
 mod dispatch;
@@ -19,6 +23,7 @@ mod server;
 mod state;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use server::BrokerHandle;
 
@@ -30,6 +35,12 @@ pub const DEFAULT_MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
 pub const DEFAULT_USERNAME: &str = "iggy";
 /// The built-in user's password, as on a freshly installed Iggy server.
 pub const DEFAULT_PASSWORD: &str = "iggy";
+
+/// Iggy's default `[consumer_group] rebalancing_timeout`: a partition pending revocation moves
+/// to its new owner after this long even if the group has not committed what it polled there.
+pub const DEFAULT_REBALANCING_TIMEOUT: Duration = Duration::from_secs(30);
+/// Iggy's default `[consumer_group] rebalancing_check_interval`.
+pub const DEFAULT_REBALANCING_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How to start a [`BrokerHandle`].
 #[derive(Debug, Clone)]
@@ -48,6 +59,13 @@ pub struct BrokerConfig {
     pub username: String,
     /// Password of the built-in user.
     pub password: String,
+    /// How long a consumer-group partition may stay pending revocation before it is
+    /// force-transferred to its new owner (Iggy's `rebalancing_timeout`).
+    pub rebalancing_timeout: Duration,
+    /// How often pending revocations are checked against the timeout (Iggy's
+    /// `rebalancing_check_interval`), so a transfer happens between `rebalancing_timeout` and
+    /// `rebalancing_timeout + rebalancing_check_interval` after the join.
+    pub rebalancing_check_interval: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -59,6 +77,8 @@ impl Default for BrokerConfig {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             username: DEFAULT_USERNAME.to_owned(),
             password: DEFAULT_PASSWORD.to_owned(),
+            rebalancing_timeout: DEFAULT_REBALANCING_TIMEOUT,
+            rebalancing_check_interval: DEFAULT_REBALANCING_CHECK_INTERVAL,
         }
     }
 }

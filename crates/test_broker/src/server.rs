@@ -9,6 +9,7 @@ use bytes::BytesMut;
 use iggy_common::IggyError;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -72,11 +73,16 @@ impl BrokerHandle {
             local_addr: address,
         });
         let (stop, stopped) = watch::channel(false);
+        let revocations = Revocations {
+            timeout: config.rebalancing_timeout,
+            check_interval: config.rebalancing_check_interval,
+        };
         let task = tokio::spawn(accept_loop(
             listener,
             shared.clone(),
             stopped,
             config.max_frame_bytes,
+            revocations,
         ));
         tracing::info!("iggy test broker listening on {address}");
         Ok(BrokerHandle {
@@ -106,17 +112,32 @@ impl BrokerHandle {
     }
 }
 
+/// The server's periodic revocation-timeout check.
+struct Revocations {
+    timeout: Duration,
+    check_interval: Duration,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
     max_frame_bytes: u32,
+    revocations: Revocations,
 ) {
     // Connections live in the set so that leaving this function (shutdown) aborts them all.
     let mut connections = JoinSet::new();
+    let mut check = tokio::time::interval(revocations.check_interval.max(Duration::from_millis(1)));
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stopped.changed() => break,
+            _ = check.tick() => {
+                let moved = shared.lock().expire_revocations(revocations.timeout);
+                if moved > 0 {
+                    tracing::info!("test broker: force-completed {moved} timed-out partition revocation(s)");
+                }
+            }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((socket, peer)) => {

@@ -3,6 +3,7 @@
 //! `extern "C"` function aborts the process, and here that process is Node.
 
 pub mod log;
+pub mod sink;
 pub mod source;
 
 use std::ffi::c_char;
@@ -20,12 +21,27 @@ pub type SourceBatchResultFn = unsafe extern "C" fn(u32, u64, u8) -> i32;
 pub type SinkOpenFn = unsafe extern "C" fn(u32, *const u8, usize, LogCallback) -> i32;
 pub type SinkConsumeFn =
     unsafe extern "C" fn(u32, *const u8, usize, *const u8, usize, *const u8, usize) -> i32;
+/// `(context, offset, reason ptr, reason len)`, see [`sink::reject_callback`].
+pub type RejectCallback = extern "C" fn(*mut std::ffi::c_void, u64, *const u8, usize);
+/// `iggy_sink_consume_v2` (ABI 1.1, optional): `iggy_sink_consume` + a reject callback and
+/// its context.
+pub type SinkConsumeV2Fn = unsafe extern "C" fn(
+    u32,
+    *const u8,
+    usize,
+    *const u8,
+    usize,
+    *const u8,
+    usize,
+    RejectCallback,
+    *mut std::ffi::c_void,
+) -> i32;
 pub type CloseFn = unsafe extern "C" fn(u32) -> i32;
 pub type VersionFn = unsafe extern "C" fn() -> *const c_char;
 pub type AbiVersionFn = unsafe extern "C" fn() -> u32;
 
 /// Every symbol of the ABI, reported by `inspectPlugin`.
-pub const ALL_SYMBOLS: [&str; 11] = [
+pub const ALL_SYMBOLS: [&str; 12] = [
     "iggy_connector_abi_version",
     "iggy_source_open",
     "iggy_source_handle",
@@ -35,6 +51,7 @@ pub const ALL_SYMBOLS: [&str; 11] = [
     "iggy_source_version",
     "iggy_sink_open",
     "iggy_sink_consume",
+    "iggy_sink_consume_v2",
     "iggy_sink_close",
     "iggy_sink_version",
 ];

@@ -10,9 +10,10 @@ use libloading::Library;
 
 use super::ABI_MAJOR;
 use crate::error::EngineError;
+use crate::ffi::sink::ConsumeExport;
 use crate::ffi::{
-    AbiVersionFn, CloseFn, SinkConsumeFn, SinkOpenFn, SourceBatchResultFn, SourceHandleFn,
-    SourceHandleV2Fn, SourceOpenFn, VersionFn,
+    AbiVersionFn, CloseFn, SinkConsumeFn, SinkConsumeV2Fn, SinkOpenFn, SourceBatchResultFn,
+    SourceHandleFn, SourceHandleV2Fn, SourceOpenFn, VersionFn,
 };
 use crate::stats::ConnectorKind;
 
@@ -79,7 +80,8 @@ impl SourceSymbols {
 
 pub struct SinkSymbols {
     pub open: SinkOpenFn,
-    pub consume: SinkConsumeFn,
+    /// `iggy_sink_consume_v2` when exported (ABI 1.1), else the 0.4.0 `iggy_sink_consume`.
+    pub consume: ConsumeExport,
     pub close: CloseFn,
     pub version: String,
 }
@@ -188,6 +190,7 @@ impl PluginLibrary {
         self.check_abi(key)?;
         let open = self.symbol::<SinkOpenFn>("iggy_sink_open");
         let consume = self.symbol::<SinkConsumeFn>("iggy_sink_consume");
+        let consume_v2 = self.symbol::<SinkConsumeV2Fn>("iggy_sink_consume_v2");
         let close = self.symbol::<CloseFn>("iggy_sink_close");
         let has_version = self.has("iggy_sink_version");
         let mut missing = Vec::new();
@@ -204,7 +207,10 @@ impl PluginLibrary {
         match (open, consume, close) {
             (Some(open), Some(consume), Some(close)) if missing.is_empty() => Ok(SinkSymbols {
                 open,
-                consume,
+                consume: match consume_v2 {
+                    Some(v2) => ConsumeExport::WithRejections(v2),
+                    None => ConsumeExport::Legacy(consume),
+                },
                 close,
                 version: self.version("iggy_sink_version"),
             }),

@@ -1,21 +1,28 @@
 //! One consume task per (stream, topic): poll with auto-commit disabled, hand the batch to the
-//! plugin, store the offset only once `iggy_sink_consume` returned 0. A failing consume is
-//! retried with the same batch (never skipping ahead) with exponential backoff.
+//! plugin, store the offset only once `iggy_sink_consume` returned 0 and every message the
+//! engine or the plugin refused is durably in the dead-letter topic. A failing consume (or a
+//! rejection without a dead-letter topic) is retried with the same batch (never skipping
+//! ahead) with exponential backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use iggy::prelude::{
-    Consumer, ConsumerOffsetClient, MessageClient, PolledMessages, PollingStrategy,
+    Consumer, ConsumerOffsetClient, IggyMessage, MessageClient, PolledMessages, PollingStrategy,
 };
 use iggy_connectors_sdk::{MessagesMetadata, TopicMetadata};
 use tokio::sync::watch;
 
-use super::dead_letter::Origin;
 use super::encode::{ByteSlice, ConsumeBuffers, RawMessageRef, RawMessagesRef};
+use super::ownership;
 use super::prepare::{FailureKind, prepare};
 use super::{Shared, TARGET};
 use crate::config::SinkStreamConfig;
+use crate::dead_letter::{
+    HEADER_ERROR, HEADER_ERROR_KIND, HEADER_OFFSET, HEADER_PARTITION, HEADER_STREAM, HEADER_TOPIC,
+    Letter,
+};
+use crate::ffi::sink::{ConsumeArgs, Rejection};
 use crate::iggy::{identifier, join_group};
 use crate::stats::Counters;
 
@@ -124,9 +131,20 @@ pub async fn run(
         .await
         {
             Done::Committed => {}
-            Done::Stopped => return,
+            Done::Stopped => {
+                if !*stop.borrow() {
+                    // The task failed for good: stop being a member, so the group's
+                    // partitions go to members that poll.
+                    crate::iggy::leave_group(&ctx.consumer, &stream.stream, &topic, &group).await;
+                }
+                return;
+            }
         }
         let last = polled.messages.last().map_or(0, |m| m.header.offset);
+        let label = format!("{}/{topic}", stream.stream);
+        if !ownership::still_owner(ctx, &consumer, &stream_id, &topic_id, &label, &polled).await {
+            continue;
+        }
         let stored = ctx
             .consumer
             .store_consumer_offset(
@@ -171,11 +189,40 @@ async fn deliver(
     let bytes_in: u64 = polled.messages.iter().map(|m| m.payload.len() as u64).sum();
     Counters::add(&counters.messages_in, count);
     Counters::add(&counters.bytes_in, bytes_in);
+    let origin = Origin {
+        stream: &stream.stream,
+        topic,
+        partition: polled.partition_id,
+    };
 
-    let prepared = prepare(shared, stream.schema, &stream.stream, topic, polled).await;
+    let mut attempt = 0u32;
+    let prepared = loop {
+        let failure = match prepare(shared, stream.schema, &stream.stream, topic, polled).await {
+            Ok(prepared) => break prepared,
+            Err(failure) => failure,
+        };
+        // A throwing TypeScript transform is transient: retry the batch, never skip it.
+        attempt += 1;
+        Counters::add(&counters.transform_errors, 1);
+        if !retry_later(
+            shared,
+            stop,
+            attempt,
+            &format!(
+                "{failure} for '{}/{topic}' partition {}",
+                stream.stream, polled.partition_id
+            ),
+        )
+        .await
+        {
+            return Done::Stopped;
+        }
+    };
     Counters::add(&counters.filtered, prepared.filtered);
-    if !prepared.failed.is_empty() {
-        handle_failures(shared, stream, topic, polled, &prepared.failed).await;
+    if !prepared.failed.is_empty()
+        && !handle_failures(shared, &origin, polled, &prepared.failed, stop).await
+    {
+        return Done::Stopped;
     }
     if prepared.ready.is_empty() {
         return Done::Committed;
@@ -218,66 +265,56 @@ async fn deliver(
     drop(refs);
     let first = polled.messages.first().map_or(0, |m| m.header.offset);
     let last = polled.messages.last().map_or(0, |m| m.header.offset);
+    let place = format!(
+        "'{}/{topic}' partition {} offsets {first}..={last}",
+        stream.stream, polled.partition_id
+    );
     let mut attempt = 0u32;
-    loop {
-        let owned = std::mem::take(buffers);
-        let consume = shared.consume;
-        let id = shared.id;
-        let joined = tokio::task::spawn_blocking(move || {
-            // SAFETY: the three buffers stay alive for the call; the plugin copies them.
-            let code = unsafe {
-                consume(
-                    id,
-                    owned.topic.as_ptr(),
-                    owned.topic.len(),
-                    owned.meta.as_ptr(),
-                    owned.meta.len(),
-                    owned.messages.as_ptr(),
-                    owned.messages.len(),
-                )
-            };
-            (code, owned)
-        })
-        .await;
-        let code = match joined {
-            Ok((code, owned)) => {
-                *buffers = owned;
-                code
-            }
-            Err(_) => {
+    let dead_lettered = loop {
+        let (code, rejections) = match call_consume(shared, buffers).await {
+            Some(result) => result,
+            None => {
                 ctx.stats
                     .fail("iggy_sink_consume panicked in the engine task");
                 return Done::Stopped;
             }
         };
-        if code == 0 {
-            break;
-        }
+        let failure = if code != 0 {
+            format!("iggy_sink_consume returned {code} for {place}")
+        } else {
+            let rejected = resolve_rejections(shared, &origin, polled, rejections);
+            if rejected.is_empty() {
+                break 0;
+            }
+            Counters::add(&counters.rejected, rejected.len() as u64);
+            if shared.dead_letter.is_some() {
+                let letters: Vec<Letter> = rejected
+                    .iter()
+                    .map(|(message, reason)| origin.letter(message, REJECTED, reason))
+                    .collect();
+                if !dead_letter_durably(shared, &letters, stop).await {
+                    return Done::Stopped;
+                }
+                break letters.len() as u64;
+            }
+            format!(
+                "the sink rejected {} message(s) of {place} (first: offset {}: {}) and the connector has no [dead_letter] topic",
+                rejected.len(),
+                rejected[0].0.header.offset,
+                rejected[0].1
+            )
+        };
         attempt += 1;
         Counters::add(&counters.consume_errors, 1);
-        let message = format!(
-            "iggy_sink_consume returned {code} for '{}/{topic}' partition {} offsets {first}..={last} (attempt {attempt}); the batch will be retried",
-            stream.stream, polled.partition_id
-        );
-        ctx.log.warn(TARGET, message.clone());
-        ctx.stats.record_error(message.clone());
-        if ctx.config.retry.exhausted(attempt) {
-            ctx.stats
-                .fail(format!("{message}; giving up after {attempt} attempts"));
+        if !retry_later(shared, stop, attempt, &failure).await {
             return Done::Stopped;
         }
-        if pause(stop, ctx.config.retry.backoff(attempt)).await {
-            return Done::Stopped;
-        }
-    }
-    let delivered = prepared.ready.len() as u64;
+    };
+    let delivered = prepared.ready.len() as u64 - dead_lettered;
     Counters::add(&counters.messages_out, delivered);
     Counters::add(&counters.bytes_out, bytes_out);
     Counters::add(&counters.batches, 1);
-    let line = format!(
-        "delivered {delivered} messages from '{}/{topic}' partition {} offsets {first}..={last}",
-        stream.stream, polled.partition_id
-    );
+    let line = format!("delivered {delivered} messages from {place}");
     if ctx.config.verbose {
         ctx.log.info(TARGET, line);
     } else {
@@ -286,13 +323,101 @@ async fn deliver(
     Done::Committed
 }
 
+/// Logs failed attempt number `attempt` of a batch and waits the backoff; false when the
+/// connector is stopping or the retry budget is spent (then it is failed).
+async fn retry_later(
+    shared: &Shared,
+    stop: &mut watch::Receiver<bool>,
+    attempt: u32,
+    failure: &str,
+) -> bool {
+    let ctx = &shared.ctx;
+    let message = format!("{failure} (attempt {attempt}); the batch will be retried");
+    ctx.log.warn(TARGET, message.clone());
+    ctx.stats.record_error(message.clone());
+    if ctx.config.retry.exhausted(attempt) {
+        ctx.stats
+            .fail(format!("{message}; giving up after {attempt} attempts"));
+        return false;
+    }
+    !pause(stop, ctx.config.retry.backoff(attempt)).await
+}
+
+/// One consume call on a blocking thread; `None` when that thread panicked.
+async fn call_consume(
+    shared: &Shared,
+    buffers: &mut ConsumeBuffers,
+) -> Option<(i32, Vec<Rejection>)> {
+    let owned = std::mem::take(buffers);
+    let consume = shared.consume;
+    let id = shared.id;
+    let joined = tokio::task::spawn_blocking(move || {
+        let args = ConsumeArgs {
+            topic: &owned.topic,
+            meta: &owned.meta,
+            messages: &owned.messages,
+        };
+        // SAFETY: `id` is open in the library `consume` comes from.
+        let result = unsafe { consume.call(id, &args) };
+        (result, owned)
+    })
+    .await;
+    let (result, owned) = joined.ok()?;
+    *buffers = owned;
+    Some(result)
+}
+
+/// Matches the offsets the plugin rejected to messages of the batch. An offset that is not in
+/// the batch is a plugin bug: it is logged and ignored (the ABI says every other message was
+/// stored, so nothing is lost by ignoring it).
+fn resolve_rejections<'a>(
+    shared: &Shared,
+    origin: &Origin<'_>,
+    polled: &'a PolledMessages,
+    rejections: Vec<Rejection>,
+) -> Vec<(&'a IggyMessage, String)> {
+    let mut rejected = Vec::with_capacity(rejections.len());
+    let mut seen = std::collections::HashSet::with_capacity(rejections.len());
+    for Rejection { offset, reason } in rejections {
+        let index = polled
+            .messages
+            .binary_search_by_key(&offset, |m| m.header.offset);
+        match index {
+            Ok(index) => {
+                if !seen.insert(offset) {
+                    continue;
+                }
+                shared.ctx.log.warn(
+                    TARGET,
+                    format!(
+                        "message at '{}/{}' partition {} offset {offset} rejected by the sink: {reason}",
+                        origin.stream, origin.topic, origin.partition
+                    ),
+                );
+                rejected.push((&polled.messages[index], reason));
+            }
+            Err(_) => shared.ctx.log.warn(
+                TARGET,
+                format!(
+                    "the sink rejected offset {offset}, which is not in the batch of '{}/{}' partition {}; ignored",
+                    origin.stream, origin.topic, origin.partition
+                ),
+            ),
+        }
+    }
+    rejected
+}
+
+/// Counts and logs the messages that failed to decode or transform, and sends them to the
+/// dead-letter topic when there is one (durably: false means the connector stopped or gave
+/// up before they were stored, so the batch must not be committed).
 async fn handle_failures(
     shared: &Shared,
-    stream: &SinkStreamConfig,
-    topic: &str,
+    origin: &Origin<'_>,
     polled: &PolledMessages,
     failed: &[super::prepare::Failure],
-) {
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
     let ctx = &shared.ctx;
     let counters = &ctx.stats.counters;
     for failure in failed {
@@ -309,34 +434,77 @@ async fn handle_failures(
         ctx.log.warn(
             TARGET,
             format!(
-                "message at '{}/{topic}' partition {} offset {} {action}: {}",
-                stream.stream, polled.partition_id, message.header.offset, failure.reason
+                "message at '{}/{}' partition {} offset {} {action}: {}",
+                origin.stream,
+                origin.topic,
+                origin.partition,
+                message.header.offset,
+                failure.reason
             ),
         );
     }
-    let Some(dead_letter) = &shared.dead_letter else {
-        return;
-    };
-    let list: Vec<_> = failed
+    if shared.dead_letter.is_none() {
+        return true;
+    }
+    let letters: Vec<Letter> = failed
         .iter()
-        .map(|f| (&polled.messages[f.index], f.reason.as_str()))
+        .map(|f| origin.letter(&polled.messages[f.index], f.kind.as_str(), &f.reason))
         .collect();
-    let origin = Origin {
-        stream: &stream.stream,
-        topic,
-        partition: polled.partition_id,
+    dead_letter_durably(shared, &letters, stop).await
+}
+
+/// Sends `letters` to the dead-letter topic until it stored them: the batch's offset may only
+/// move past a message that was consumed or durably dead-lettered. False when the connector
+/// is stopping or the retry budget is spent (then the connector is failed; either way the
+/// offset stays where it was).
+async fn dead_letter_durably(
+    shared: &Shared,
+    letters: &[Letter],
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let ctx = &shared.ctx;
+    let Some(dead_letter) = &shared.dead_letter else {
+        return false;
     };
-    match dead_letter.send(&origin, &list).await {
-        Ok(()) => Counters::add(&counters.dead_lettered, list.len() as u64),
-        Err(error) => {
-            let message = format!(
-                "cannot send {} message(s) to the dead-letter topic '{}/{}': {error}",
-                list.len(),
-                dead_letter.config.stream,
-                dead_letter.config.topic
-            );
+    let sent = dead_letter
+        .send_durably(letters, &ctx.config.retry, stop, |message| {
+            let message = format!("{message}; the batch is not committed");
             ctx.log.error(TARGET, message.clone());
             ctx.stats.record_error(message);
+        })
+        .await;
+    match sent {
+        Ok(()) => {
+            Counters::add(&ctx.stats.counters.dead_lettered, letters.len() as u64);
+            true
         }
+        Err(message) => {
+            if !*stop.borrow() {
+                ctx.stats.fail(format!("{message}; giving up"));
+            }
+            false
+        }
+    }
+}
+
+/// Where a batch came from, for the dead-letter headers and log lines.
+struct Origin<'a> {
+    stream: &'a str,
+    topic: &'a str,
+    partition: u32,
+}
+
+/// The error kind of messages the sink plugin rejected.
+const REJECTED: &str = "rejected";
+
+impl Origin<'_> {
+    fn letter(&self, message: &IggyMessage, kind: &str, reason: &str) -> Letter {
+        Letter::of_message(message)
+            .tag(HEADER_ERROR, reason)
+            .tag(HEADER_ERROR_KIND, kind)
+            .tag(HEADER_STREAM, self.stream)
+            .tag(HEADER_TOPIC, self.topic)
+            .tag(HEADER_PARTITION, &self.partition.to_string())
+            .tag(HEADER_OFFSET, &message.header.offset.to_string())
     }
 }

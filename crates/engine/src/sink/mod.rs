@@ -2,8 +2,8 @@
 //! `iggy_sink_consume` → offset stored only after the plugin accepted the batch.
 
 mod consume;
-mod dead_letter;
 mod encode;
+mod ownership;
 mod prepare;
 
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use crate::plugin::{self, SinkSymbols};
 use crate::stages::{ExternalHook, Stages};
 use crate::stats::{ConnectorState, Status};
 
-pub use dead_letter::DeadLetter;
+use crate::dead_letter::DeadLetter;
 
 const TARGET: &str = "iggy_connectors::sink";
 
@@ -38,7 +38,7 @@ pub struct SinkContext {
 pub struct Shared {
     pub ctx: SinkContext,
     pub id: u32,
-    pub consume: ffi::SinkConsumeFn,
+    pub consume: ffi::sink::ConsumeExport,
     pub stages: Stages,
     pub dead_letter: Option<DeadLetter>,
 }
@@ -64,6 +64,14 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
     for warning in stages.warnings() {
         ctx.log.warn(TARGET, warning.clone());
     }
+    if let (Some(name), None) = (stages.dead_lettering().next(), &ctx.config.dead_letter) {
+        return Err(EngineError::Config {
+            key,
+            message: format!(
+                "transforms.{name}.on_error = \"dead_letter\" needs a [dead_letter] topic"
+            ),
+        });
+    }
     let iggy_error = |message: String| EngineError::Iggy {
         key: key.clone(),
         message,
@@ -76,12 +84,13 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
         ),
         None => None,
     };
-    for stream in &ctx.config.streams {
-        let group = stream.group_name(&key);
-        for topic in &stream.topics {
-            crate::iggy::join_group(&ctx.consumer, &stream.stream, topic, &group)
-                .await
-                .map_err(iggy_error)?;
+    // Joined groups are left again on every failure below: a member that never polls would
+    // be assigned partitions nobody consumes.
+    let joined = group_list(&ctx.config);
+    for (index, (stream, topic, group)) in joined.iter().enumerate() {
+        if let Err(message) = crate::iggy::join_group(&ctx.consumer, stream, topic, group).await {
+            leave_groups(&ctx, &joined[..index]).await;
+            return Err(iggy_error(message));
         }
     }
 
@@ -99,6 +108,7 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
     .unwrap_or(-2);
     if code != 0 {
         ffi::log::detach(log_slot, &key);
+        leave_groups(&ctx, &joined).await;
         return Err(EngineError::PluginCall {
             key,
             call: "iggy_sink_open",
@@ -179,16 +189,29 @@ impl RunningSink {
             );
         }
         ffi::log::detach(self.log_slot, &ctx.config.key);
-        for stream in &ctx.config.streams {
-            let group = stream.group_name(&ctx.config.key);
-            for topic in &stream.topics {
-                crate::iggy::leave_group(&ctx.consumer, &stream.stream, topic, &group).await;
-            }
-        }
+        leave_groups(ctx, &group_list(&ctx.config)).await;
         if ctx.stats.status() != Status::Error {
             ctx.stats.set_status(Status::Stopped);
         }
         ctx.log
             .info(TARGET, format!("sink stopped (plugin id {id})"));
+    }
+}
+
+/// Every (stream, topic, group) the sink is a member of.
+fn group_list(config: &SinkConfig) -> Vec<(String, String, String)> {
+    let mut list = Vec::new();
+    for stream in &config.streams {
+        let group = stream.group_name(&config.key);
+        for topic in &stream.topics {
+            list.push((stream.stream.clone(), topic.clone(), group.clone()));
+        }
+    }
+    list
+}
+
+async fn leave_groups(ctx: &SinkContext, groups: &[(String, String, String)]) {
+    for (stream, topic, group) in groups {
+        crate::iggy::leave_group(&ctx.consumer, stream, topic, group).await;
     }
 }

@@ -9,7 +9,7 @@ use iggy_connectors_sdk::{Payload, Schema, codecs};
 
 use super::Shared;
 use crate::source::batch::string_headers;
-use crate::stages::{self, ExternalBatch, ExternalMessage, Stage};
+use crate::stages::{self, ExternalBatch, ExternalMessage, ExternalStage, OnError, Stage};
 use crate::transforms::Outcome;
 
 /// A message the plugin will receive: index into the polled batch, postcard header bytes and,
@@ -24,6 +24,16 @@ pub struct Ready {
 pub enum FailureKind {
     Decode,
     Transform,
+}
+
+impl FailureKind {
+    /// The `iggy-connectors-error-kind` header value of a dead-lettered message.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Decode => "decode",
+            FailureKind::Transform => "transform",
+        }
+    }
 }
 
 pub struct Failure {
@@ -53,13 +63,15 @@ fn header_bytes(message: &IggyMessage) -> Vec<u8> {
     }
 }
 
+/// Err = a transient failure of the whole batch (a TypeScript transform threw, or no handler
+/// is registered yet): the caller retries it with backoff and must not commit it.
 pub async fn prepare(
     shared: &Shared,
     schema: Schema,
     stream: &str,
     topic: &str,
     polled: &PolledMessages,
-) -> Prepared {
+) -> Result<Prepared, String> {
     let mut out = Prepared::default();
     if shared.stages.is_empty() {
         for (index, message) in polled.messages.iter().enumerate() {
@@ -76,7 +88,7 @@ pub async fn prepare(
                 }),
             }
         }
-        return out;
+        return Ok(out);
     }
 
     let mut work: Vec<(usize, Payload)> = Vec::with_capacity(polled.messages.len());
@@ -97,8 +109,17 @@ pub async fn prepare(
                 work.retain_mut(|(_, p)| stages::apply_builtin(chain, p) == Outcome::Keep);
                 out.filtered += (before - work.len()) as u64;
             }
-            Stage::External(name) => {
-                work = external(shared, name, stream, topic, polled, work, &mut out).await;
+            Stage::External(external_stage) => {
+                work = external(
+                    shared,
+                    external_stage,
+                    stream,
+                    topic,
+                    polled,
+                    work,
+                    &mut out,
+                )
+                .await?;
             }
         }
     }
@@ -117,39 +138,36 @@ pub async fn prepare(
         }
     }
     out.ready.sort_by_key(|r| r.index);
-    out
+    Ok(out)
 }
 
-/// Runs a TypeScript transform; messages come back matched by offset. A failing handler
-/// fails every message of the batch as a transform error.
+/// Runs a TypeScript transform; messages come back matched by offset. A throwing handler is
+/// a transient failure of the batch (Err), unless the table says `on_error = "dead_letter"`:
+/// then the batch is run again one message at a time and only the messages that still throw
+/// fail (as transform errors, dead-lettered).
 async fn external(
     shared: &Shared,
-    name: &str,
+    stage: &ExternalStage,
     stream: &str,
     topic: &str,
     polled: &PolledMessages,
     work: Vec<(usize, Payload)>,
     out: &mut Prepared,
-) -> Vec<(usize, Payload)> {
+) -> Result<Vec<(usize, Payload)>, String> {
     if work.is_empty() {
-        return work;
+        return Ok(work);
     }
+    let name = stage.name.as_str();
+    let Some(hook) = &shared.ctx.hook else {
+        return Err(format!(
+            "transform '{name}' is not built in and no TypeScript transform handler is registered"
+        ));
+    };
     let kind = work[0].1.schema();
     let mut by_offset = HashMap::with_capacity(work.len());
     let mut messages = Vec::with_capacity(work.len());
-    let failed_all = |reason: String, indices: Vec<usize>, out: &mut Prepared| {
-        for index in indices {
-            out.failed.push(Failure {
-                index,
-                kind: FailureKind::Transform,
-                reason: reason.clone(),
-            });
-        }
-    };
-    let indices: Vec<usize> = work.iter().map(|(i, _)| *i).collect();
     for (index, payload) in work {
         let message = &polled.messages[index];
-        by_offset.insert(message.header.offset, index);
         let bytes = match stages::external_bytes(payload) {
             Ok(bytes) => bytes,
             Err(reason) => {
@@ -161,6 +179,7 @@ async fn external(
                 continue;
             }
         };
+        by_offset.insert(message.header.offset, index);
         messages.push(ExternalMessage {
             id: message.header.id,
             offset: Some(message.header.offset),
@@ -173,34 +192,46 @@ async fn external(
             payload: bytes,
         });
     }
-    let Some(hook) = &shared.ctx.hook else {
-        failed_all(
-            format!(
-                "transform '{name}' is not built in and no TypeScript transform handler is registered"
-            ),
-            indices,
-            out,
-        );
-        return Vec::new();
-    };
     let sent = messages.len();
-    let kept = match hook
-        .transform(ExternalBatch {
-            connector_key: shared.ctx.config.key.clone(),
-            kind: "sink",
-            transform: name.to_owned(),
-            stream: stream.to_owned(),
-            topic: topic.to_owned(),
-            messages,
-        })
-        .await
-    {
+    let batch = |messages: Vec<ExternalMessage>| ExternalBatch {
+        connector_key: shared.ctx.config.key.clone(),
+        kind: "sink",
+        transform: name.to_owned(),
+        stream: stream.to_owned(),
+        topic: topic.to_owned(),
+        messages,
+    };
+    let kept = match hook.transform(batch(messages.clone())).await {
         Ok(kept) => kept,
+        Err(error) if stage.on_error == OnError::Retry => {
+            return Err(format!("transform '{name}' failed: {error}"));
+        }
         Err(error) => {
-            failed_all(format!("transform '{name}' failed: {error}"), indices, out);
-            return Vec::new();
+            shared.ctx.log.warn(
+                super::TARGET,
+                format!("transform '{name}' failed on the batch ({error}); running it message by message"),
+            );
+            let mut kept = Vec::with_capacity(messages.len());
+            for message in messages {
+                let offset = message.offset;
+                match hook.transform(batch(vec![message])).await {
+                    Ok(one) => kept.extend(one),
+                    Err(error) => {
+                        if let Some(index) = offset.and_then(|o| by_offset.remove(&o)) {
+                            out.failed.push(Failure {
+                                index,
+                                kind: FailureKind::Transform,
+                                reason: format!("transform '{name}' failed: {error}"),
+                            });
+                        }
+                    }
+                }
+            }
+            kept
         }
     };
+    // Messages that failed alone (only with on_error = "dead_letter") are already failures.
+    let isolated = sent - by_offset.len();
     let mut result = Vec::with_capacity(kept.len());
     let mut bad = 0usize;
     for message in kept {
@@ -219,6 +250,6 @@ async fn external(
             }
         }
     }
-    out.filtered += sent.saturating_sub(result.len() + bad) as u64;
-    result
+    out.filtered += sent.saturating_sub(result.len() + bad + isolated) as u64;
+    Ok(result)
 }

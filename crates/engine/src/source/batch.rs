@@ -7,12 +7,13 @@ use std::str::FromStr;
 use bytes::Bytes;
 use iggy::prelude::IggyMessage;
 use iggy_common::{HeaderKey, HeaderKind, HeaderValue};
-use iggy_connectors_sdk::{ConnectorState, Payload, Schema, codecs};
+use iggy_connectors_sdk::{ConnectorState, Payload, REJECTED_HEADER, Schema, codecs};
 use serde::Deserialize;
 use tokio::sync::watch;
 
 use super::send::StreamSender;
 use super::{SourceContext, TARGET};
+use crate::dead_letter::{DeadLetter, HEADER_CONNECTOR, HEADER_ERROR, HEADER_ERROR_KIND, Letter};
 use crate::ffi::SourceBatchResultFn;
 use crate::ffi::source::RawBatch;
 use crate::stages::{self, ExternalBatch, ExternalMessage, Stage, Stages};
@@ -46,6 +47,9 @@ struct ProducedMessageRef<'a> {
 
 /// One message between decode and encode.
 struct Work {
+    /// The payload as the plugin produced it (for the dead-letter copy); `None` once a
+    /// TypeScript transform replaced the message.
+    original: Option<Bytes>,
     id: Option<u128>,
     timestamp: Option<u64>,
     origin_timestamp: Option<u64>,
@@ -53,8 +57,19 @@ struct Work {
     payload: Payload,
 }
 
+/// A message of the batch that cannot be sent to Iggy as produced (empty or oversized
+/// payload, bad headers, not decodable or encodable for the configured schemas).
+struct Unsendable {
+    index: usize,
+    /// `decode`, `encode`, `build`, or `rejected` (marked so by the plugin).
+    kind: &'static str,
+    reason: String,
+    letter: Letter,
+}
+
 pub struct Pipeline {
     ctx: SourceContext,
+    dead_letter: Option<DeadLetter>,
     stages: Stages,
     store: StateStore,
     senders: Vec<StreamSender>,
@@ -64,6 +79,7 @@ pub struct Pipeline {
 impl Pipeline {
     pub fn new(
         ctx: SourceContext,
+        dead_letter: Option<DeadLetter>,
         stages: Stages,
         store: StateStore,
         partitions: Vec<u32>,
@@ -78,6 +94,7 @@ impl Pipeline {
             .collect();
         Self {
             ctx,
+            dead_letter,
             stages,
             store,
             senders,
@@ -141,11 +158,15 @@ impl Pipeline {
         // as they are, without decoding (no JSON parse) and without copying.
         let passthrough =
             self.stages.is_empty() && self.senders.iter().all(|s| s.schema() == produced.schema);
+        let mut unsendable = Vec::new();
         let mut per_stream = if passthrough {
-            self.passthrough(&buffer, produced.messages)
+            self.passthrough(&buffer, produced.messages, &mut unsendable)
         } else {
-            self.convert(produced).await?
+            self.convert(&buffer, produced, &mut unsendable).await?
         };
+        if !unsendable.is_empty() {
+            self.refuse_or_keep(&unsendable)?;
+        }
 
         let mut sent = 0u64;
         let mut bytes_out = 0u64;
@@ -154,8 +175,11 @@ impl Pipeline {
             sender.send(&self.ctx, messages, &self.stopping).await?;
             sent = sent.max(messages.len() as u64);
         }
+        if !unsendable.is_empty() {
+            self.send_to_dead_letter(unsendable).await?;
+        }
         if let Some(state) = state {
-            self.store.save(&state.0).map_err(|e| e.to_string())?;
+            self.save_state(&state.0).await?;
         }
         Counters::add(&counters.messages_out, sent);
         Counters::add(&counters.bytes_out, bytes_out);
@@ -163,107 +187,217 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Saves the state of a batch Iggy already stored, retrying with the connector's backoff
+    /// (a full or failing disk): a Nack now would make the plugin produce the batch again and
+    /// Iggy would hold it twice, so only a stop or a spent retry budget gives up (→ Nack).
+    async fn save_state(&self, bytes: &[u8]) -> Result<(), String> {
+        let mut attempt = 0u32;
+        loop {
+            let error = match self.store.save(bytes) {
+                Ok(()) => return Ok(()),
+                Err(error) => error,
+            };
+            attempt += 1;
+            let message = format!(
+                "{error} (attempt {attempt}); the batch is in Iggy, its Ack waits for the state"
+            );
+            self.ctx.log.error(TARGET, message.clone());
+            self.ctx.stats.record_error(message.clone());
+            if self.ctx.config.retry.exhausted(attempt) || *self.stopping.borrow() {
+                return Err(message);
+            }
+            let mut stop = self.stopping.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(self.ctx.config.retry.backoff(attempt)) => {}
+                _ = stop.wait_for(|s| *s) => return Err(message),
+            }
+        }
+    }
+
+    /// Counts and logs the unsendable messages; without a dead-letter topic the batch fails
+    /// (Nack: the plugin keeps its cursor and re-produces it) instead of losing them.
+    fn refuse_or_keep(&self, unsendable: &[Unsendable]) -> Result<(), String> {
+        Counters::add(
+            &self.ctx.stats.counters.decode_errors,
+            unsendable.len() as u64,
+        );
+        let action = if self.dead_letter.is_some() {
+            "dead-lettered"
+        } else {
+            "not sendable"
+        };
+        for u in unsendable {
+            self.ctx.log.warn(
+                TARGET,
+                format!(
+                    "message #{} of the batch {action} ({}): {}",
+                    u.index, u.kind, u.reason
+                ),
+            );
+        }
+        if self.dead_letter.is_some() {
+            return Ok(());
+        }
+        let first = &unsendable[0];
+        Err(format!(
+            "{} message(s) of the batch cannot be sent to Iggy (first: #{}: {}) and the source has no [dead_letter] topic; the batch is not stored (Nack) and will be produced again",
+            unsendable.len(),
+            first.index,
+            first.reason
+        ))
+    }
+
+    /// Sends the unsendable messages to the dead-letter topic, retrying like a send; Err
+    /// (→ Nack, state not saved) when they could not be stored.
+    async fn send_to_dead_letter(&self, unsendable: Vec<Unsendable>) -> Result<(), String> {
+        let Some(dead_letter) = &self.dead_letter else {
+            return Err("no dead-letter topic".to_owned());
+        };
+        let key = &self.ctx.config.key;
+        let letters: Vec<Letter> = unsendable
+            .into_iter()
+            .map(|u| {
+                u.letter
+                    .tag(HEADER_ERROR, &u.reason)
+                    .tag(HEADER_ERROR_KIND, u.kind)
+                    .tag(HEADER_CONNECTOR, key)
+            })
+            .collect();
+        dead_letter
+            .send_durably(
+                &letters,
+                &self.ctx.config.retry,
+                &self.stopping,
+                |message| {
+                    self.ctx.log.error(TARGET, message.to_owned());
+                    self.ctx.stats.record_error(message.to_owned());
+                },
+            )
+            .await?;
+        Counters::add(&self.ctx.stats.counters.dead_lettered, letters.len() as u64);
+        Ok(())
+    }
+
     fn passthrough(
         &self,
         buffer: &Bytes,
         messages: Vec<ProducedMessageRef<'_>>,
+        unsendable: &mut Vec<Unsendable>,
     ) -> Vec<Vec<IggyMessage>> {
         let mut out: Vec<Vec<IggyMessage>> = (0..self.senders.len())
             .map(|_| Vec::with_capacity(messages.len()))
             .collect();
-        for (index, message) in messages.into_iter().enumerate() {
+        for (index, mut message) in messages.into_iter().enumerate() {
             let payload = buffer.slice_ref(message.payload);
-            for list in out.iter_mut() {
-                let headers = message.headers.clone();
-                if let Some(built) = self.build(
+            if let Some(reason) = take_rejection(&mut message.headers) {
+                unsendable.push(Unsendable {
                     index,
+                    kind: "rejected",
+                    reason,
+                    letter: Letter::new(message.id.unwrap_or(0), payload, message.headers),
+                });
+                continue;
+            }
+            // Same bytes and headers for every stream: a message either builds for all of
+            // them or for none.
+            for (stream, list) in out.iter_mut().enumerate() {
+                let headers = message.headers.clone();
+                match build(
                     message.id,
                     message.origin_timestamp,
                     headers,
                     payload.clone(),
                 ) {
-                    list.push(built);
+                    Ok(built) => list.push(built),
+                    Err(reason) => {
+                        if stream == 0 {
+                            unsendable.push(Unsendable {
+                                index,
+                                kind: "build",
+                                reason,
+                                letter: Letter::new(
+                                    message.id.unwrap_or(0),
+                                    payload.clone(),
+                                    message.headers.clone(),
+                                ),
+                            });
+                        }
+                        break;
+                    }
                 }
             }
         }
         out
     }
 
-    fn build(
+    async fn convert(
         &self,
-        index: usize,
-        id: Option<u128>,
-        origin_timestamp: Option<u64>,
-        headers: Option<Headers>,
-        payload: Bytes,
-    ) -> Option<IggyMessage> {
-        match IggyMessage::builder()
-            .maybe_id(id)
-            .payload(payload)
-            .maybe_user_headers(headers)
-            .build()
-        {
-            Ok(mut message) => {
-                if let Some(origin) = origin_timestamp.filter(|t| *t > 0) {
-                    message.header.origin_timestamp = origin;
-                }
-                Some(message)
-            }
-            Err(error) => {
-                Counters::add(&self.ctx.stats.counters.decode_errors, 1);
-                self.ctx.log.warn(
-                    TARGET,
-                    format!("message #{index} of the batch skipped: {error}"),
-                );
-                None
-            }
-        }
-    }
-
-    async fn convert(&self, produced: ProducedRef<'_>) -> Result<Vec<Vec<IggyMessage>>, String> {
+        buffer: &Bytes,
+        produced: ProducedRef<'_>,
+        unsendable: &mut Vec<Unsendable>,
+    ) -> Result<Vec<Vec<IggyMessage>>, String> {
         let counters = &self.ctx.stats.counters;
         let schema = produced.schema;
         let mut work = Vec::with_capacity(produced.messages.len());
-        for (index, message) in produced.messages.into_iter().enumerate() {
+        for (index, mut message) in produced.messages.into_iter().enumerate() {
+            let original = buffer.slice_ref(message.payload);
+            if let Some(reason) = take_rejection(&mut message.headers) {
+                unsendable.push(Unsendable {
+                    index,
+                    kind: "rejected",
+                    reason,
+                    letter: Letter::new(message.id.unwrap_or(0), original, message.headers),
+                });
+                continue;
+            }
             match codecs::decode(schema, message.payload) {
-                Ok(payload) => work.push(Work {
-                    id: message.id,
-                    timestamp: message.timestamp,
-                    origin_timestamp: message.origin_timestamp,
-                    headers: message.headers,
-                    payload,
+                Ok(payload) => work.push((
+                    index,
+                    Work {
+                        original: Some(original),
+                        id: message.id,
+                        timestamp: message.timestamp,
+                        origin_timestamp: message.origin_timestamp,
+                        headers: message.headers,
+                        payload,
+                    },
+                )),
+                Err(error) => unsendable.push(Unsendable {
+                    index,
+                    kind: "decode",
+                    reason: error.to_string(),
+                    letter: Letter::new(message.id.unwrap_or(0), original, message.headers),
                 }),
-                Err(error) => {
-                    Counters::add(&counters.decode_errors, 1);
-                    self.ctx.log.warn(
-                        TARGET,
-                        format!("message #{index} of the batch skipped: {error}"),
-                    );
-                }
             }
         }
         for stage in self.stages.stages() {
             match stage {
                 Stage::Builtin(chain) => {
                     let before = work.len();
-                    work.retain_mut(|w| {
+                    work.retain_mut(|(_, w)| {
                         stages::apply_builtin(chain, &mut w.payload) == Outcome::Keep
                     });
                     Counters::add(&counters.filtered, (before - work.len()) as u64);
                 }
-                Stage::External(name) => {
+                Stage::External(external) => {
+                    let name = external.name.as_str();
                     let before = work.len() as u64;
-                    work = self.external(name, work).await.inspect_err(|_| {
+                    let items = work.into_iter().map(|(_, w)| w).collect();
+                    // A throwing transform fails the whole batch (Nack → re-produced):
+                    // a transient failure, never a reason to drop messages.
+                    let kept = self.external(name, items).await.inspect_err(|_| {
                         Counters::add(&counters.transform_errors, before);
                     })?;
+                    // Messages a TypeScript transform returns are new: numbered in the
+                    // order it returned them.
+                    work = kept.into_iter().enumerate().collect();
                     Counters::add(&counters.filtered, before.saturating_sub(work.len() as u64));
                 }
             }
         }
         let streams = self.senders.len();
         let mut out: Vec<Vec<IggyMessage>> = (0..streams).map(|_| Vec::new()).collect();
-        let total = work.len();
-        for (index, w) in work.into_iter().enumerate() {
+        for (index, w) in work {
             let mut payload = Some(w.payload);
             for (i, (sender, list)) in self.senders.iter().zip(out.iter_mut()).enumerate() {
                 let p = if i + 1 == streams {
@@ -273,25 +407,31 @@ impl Pipeline {
                         .clone()
                         .expect("payload present until the last stream")
                 };
-                match codecs::encode(sender.schema(), p) {
-                    Ok(bytes) => {
-                        if let Some(built) = self.build(
-                            index,
+                // The dead-letter copy: the plugin's bytes, or the transformed payload when
+                // a TypeScript transform made the message.
+                let original = match &w.original {
+                    Some(bytes) => bytes.clone(),
+                    None => Bytes::from(p.clone().into_bytes().unwrap_or_default()),
+                };
+                let built = codecs::encode(sender.schema(), p)
+                    .map_err(|e| ("encode", e.to_string()))
+                    .and_then(|bytes| {
+                        build(
                             w.id,
                             w.origin_timestamp.or(w.timestamp),
                             w.headers.clone(),
                             Bytes::from(bytes),
-                        ) {
-                            list.push(built);
-                        }
-                    }
-                    Err(error) => {
-                        Counters::add(&counters.decode_errors, 1);
-                        self.ctx.log.warn(
-                            TARGET,
-                            format!("message #{index} of {total} skipped: {error}"),
-                        );
-                    }
+                        )
+                        .map_err(|reason| ("build", reason))
+                    });
+                match built {
+                    Ok(message) => list.push(message),
+                    Err((kind, reason)) => unsendable.push(Unsendable {
+                        index,
+                        kind,
+                        reason: format!("for stream #{i}: {reason}"),
+                        letter: Letter::new(w.id.unwrap_or(0), original, w.headers.clone()),
+                    }),
                 }
             }
         }
@@ -318,7 +458,9 @@ impl Pipeline {
                 payload: stages::external_bytes(w.payload)?,
             });
         }
-        let first = &self.ctx.config.streams[0];
+        let Some(first) = self.ctx.config.streams.first() else {
+            return Err("the source has no streams".to_owned());
+        };
         let kept = hook
             .transform(ExternalBatch {
                 connector_key: self.ctx.config.key.clone(),
@@ -333,6 +475,7 @@ impl Pipeline {
         kept.into_iter()
             .map(|m| {
                 Ok(Work {
+                    original: None,
                     id: (m.id != 0).then_some(m.id),
                     timestamp: m.timestamp,
                     origin_timestamp: m.timestamp,
@@ -343,6 +486,42 @@ impl Pipeline {
             })
             .collect()
     }
+}
+
+/// The reason of a message the plugin marked as rejected (`REJECTED_HEADER`), with the
+/// header taken off; `None` for every other message.
+fn take_rejection(headers: &mut Option<Headers>) -> Option<String> {
+    let map = headers.as_mut()?;
+    let key = HeaderKey::from_str(REJECTED_HEADER).ok()?;
+    let value = map.remove(&key)?;
+    if map.is_empty() {
+        *headers = None;
+    }
+    Some(
+        value
+            .as_str()
+            .map_or_else(|_| "rejected by the source".to_owned(), str::to_owned),
+    )
+}
+
+/// An Iggy message from a produced one; Err names why Iggy would refuse it (empty or
+/// oversized payload, oversized headers).
+fn build(
+    id: Option<u128>,
+    origin_timestamp: Option<u64>,
+    headers: Option<Headers>,
+    payload: Bytes,
+) -> Result<IggyMessage, String> {
+    let mut message = IggyMessage::builder()
+        .maybe_id(id)
+        .payload(payload)
+        .maybe_user_headers(headers)
+        .build()
+        .map_err(|error| error.to_string())?;
+    if let Some(origin) = origin_timestamp.filter(|t| *t > 0) {
+        message.header.origin_timestamp = origin;
+    }
+    Ok(message)
 }
 
 /// The string-kind headers of a map, for TypeScript.

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::SourceConfig;
+use crate::dead_letter::DeadLetter;
 use crate::error::EngineError;
 use crate::ffi::{self, source::RawBatch};
 use crate::logs::ConnectorLog;
@@ -48,6 +49,14 @@ pub struct RunningSource {
 /// Loads, opens and starts one source. On error nothing is left running.
 pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
     let key = ctx.config.key.clone();
+    if ctx.config.streams.is_empty() {
+        // Nowhere to send: every batch would be Acked and discarded (the plugin then commits
+        // a cursor past data that was never stored).
+        return Err(EngineError::Config {
+            key,
+            message: "streams is empty: a source needs at least one [[streams]] entry".to_owned(),
+        });
+    }
     let path = plugin::resolve_path(&key, &ctx.config.path, ctx.config.config_dir.as_deref())?;
     let library = plugin::load(&key, &path)?;
     let symbols = library.source_symbols(&key)?;
@@ -58,6 +67,14 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
     let stages = Stages::build(&key, &ctx.config.transforms)?;
     for warning in stages.warnings() {
         ctx.log.warn(TARGET, warning.clone());
+    }
+    if let Some(name) = stages.dead_lettering().next() {
+        return Err(EngineError::Config {
+            key,
+            message: format!(
+                "transforms.{name}.on_error = \"dead_letter\" is for sinks; a source retries the batch (Nack) when a transform throws"
+            ),
+        });
     }
     if stages
         .stages()
@@ -91,6 +108,17 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
         })?;
         partitions.push(count);
     }
+    let dead_letter = match &ctx.config.dead_letter {
+        Some(config) => Some(
+            DeadLetter::prepare(ctx.client.clone(), config.clone())
+                .await
+                .map_err(|message| EngineError::Iggy {
+                    key: key.clone(),
+                    message,
+                })?,
+        ),
+        None => None,
+    };
     let store = StateStore::new(&ctx.state_dir, &key);
     let state = store.load()?;
     let id = ffi::next_plugin_id();
@@ -135,7 +163,7 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
     let stats = ctx.stats.clone();
     let log = ctx.log.clone();
     let batch_result = symbols.batch_result;
-    let pipeline = batch::Pipeline::new(ctx, stages, store, partitions, stop_rx);
+    let pipeline = batch::Pipeline::new(ctx, dead_letter, stages, store, partitions, stop_rx);
     let forwarder = tokio::spawn(pipeline.run(rx, id, batch_result));
 
     let handle_code =

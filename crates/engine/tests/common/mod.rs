@@ -54,6 +54,26 @@ impl Broker {
         })
     }
 
+    /// An embedded broker keeping its data in `data_dir` at `address` (`127.0.0.1:0` for any
+    /// port), so it can be stopped and started again with everything it held; `None` when an
+    /// external server is used (it cannot be restarted from here).
+    pub async fn start_persistent(address: &str, data_dir: &Path) -> Option<Broker> {
+        if std::env::var("IGGY_TEST_SERVER").is_ok() {
+            return None;
+        }
+        let handle = BrokerHandle::start(BrokerConfig {
+            address: address.to_owned(),
+            data_dir: Some(data_dir.to_path_buf()),
+            ..BrokerConfig::default()
+        })
+        .await
+        .expect("embedded broker starts");
+        Some(Broker {
+            address: handle.address().to_string(),
+            handle: Some(handle),
+        })
+    }
+
     pub async fn stop(self) {
         if let Some(handle) = self.handle {
             handle.shutdown().await;
@@ -73,6 +93,14 @@ pub fn plugin(crate_name: &str) -> PathBuf {
                 "engine_test_source",
                 "-p",
                 "engine_test_sink",
+                "-p",
+                "engine_test_legacy_source",
+                "-p",
+                "engine_test_abi_v2",
+                "-p",
+                "iggy_connector_panicking_sink",
+                "-p",
+                "iggy_connector_random_source",
             ])
             .status()
             .expect("cargo runs");
@@ -100,6 +128,20 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("engine-{name}-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// `name` made unique to this test process: the helpers below use it for every stream, so a
+/// second run against the same external server never finds the first run's messages.
+pub fn run_stream(name: &str) -> String {
+    static RUN: OnceLock<String> = OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        format!("{}-{nanos}", std::process::id())
+    });
+    format!("{name}-{run}")
 }
 
 pub fn iggy(address: &str) -> IggyConfig {
@@ -135,7 +177,7 @@ pub fn source(
         plugin_config_json: plugin_config.to_string(),
         transforms: vec![],
         streams: vec![SourceStreamConfig {
-            stream: stream.to_owned(),
+            stream: run_stream(stream),
             topic: topic.to_owned(),
             schema: Schema::Json,
             batch_length: 1000,
@@ -147,6 +189,7 @@ pub fn source(
         }],
         verbose: false,
         retry: fast_retry(),
+        dead_letter: None,
     }
 }
 
@@ -164,7 +207,7 @@ pub fn sink(key: &str, output: &Path, fail_first: u64, stream: &str, topic: &str
         .to_string(),
         transforms: vec![],
         streams: vec![SinkStreamConfig {
-            stream: stream.to_owned(),
+            stream: run_stream(stream),
             topics: vec![topic.to_owned()],
             schema: Schema::Json,
             batch_length: 100,
@@ -179,7 +222,7 @@ pub fn sink(key: &str, output: &Path, fail_first: u64, stream: &str, topic: &str
 
 pub fn dead_letter(stream: &str, topic: &str) -> Option<DeadLetterConfig> {
     Some(DeadLetterConfig {
-        stream: stream.to_owned(),
+        stream: run_stream(stream),
         topic: topic.to_owned(),
     })
 }

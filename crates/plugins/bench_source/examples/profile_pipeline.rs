@@ -101,6 +101,7 @@ async fn main() {
         }],
         verbose: false,
         retry: RetryConfig::default(),
+        dead_letter: None,
     };
     let engine = Engine::new(EngineConfig {
         iggy: iggy.clone(),

@@ -112,14 +112,39 @@ fn given_ack_should_commit_and_nack_should_re_emit_the_same_range() {
 }
 
 #[test]
-fn given_saved_state_should_resume_after_restart() {
+fn given_acked_state_when_restarted_should_resume_after_it() {
     block_on(async {
-        let state = ConnectorState::encode(&BenchSourceState { sent: 4 }).unwrap();
-        let source = opened(r#"{"count":5,"batch_size":10}"#, Some(state)).await;
-        assert_eq!(source.sent(), 4);
-        let batch = source.poll().await.unwrap();
-        assert_eq!(batch.messages.len(), 1);
-        assert_eq!(batch.state.unwrap().as_bytes(), [0x91, 0x05]);
+        let json = r#"{"count":9,"batch_size":2}"#;
+        let mut first = opened(json, None).await;
+        let acked = first.poll().await.unwrap();
+        first.on_batch_result(SourceBatchResult::Ack).await.unwrap();
+        // In flight at the stop, never acknowledged: its state is never saved.
+        let unsaved = first.poll().await.unwrap();
+        assert_eq!(unsaved.state.unwrap().as_bytes(), [0x91, 0x04]);
+        first.close().await.unwrap();
+        let saved = acked.state.unwrap();
+        assert_eq!(saved.as_bytes(), [0x91, 0x02]);
+
+        let second = opened(json, Some(saved)).await;
+        assert_eq!(second.sent(), 2);
+        let mut sizes = Vec::new();
+        loop {
+            let batch = second.poll().await.unwrap();
+            if batch.messages.is_empty() {
+                break;
+            }
+            sizes.push(batch.messages.len());
+            second
+                .on_batch_result(SourceBatchResult::Ack)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            sizes,
+            [2, 2, 2, 1],
+            "messages 2..9 once more: the unacked pair included"
+        );
+        assert_eq!(second.sent(), 9);
     });
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use iggy_connectors_sdk::tracing::info;
 use iggy_connectors_sdk::{
-    ConsumedMessage, Error, MessagesMetadata, Sink, TopicMetadata, sink_connector,
+    ConsumeOutcome, ConsumedMessage, Error, MessagesMetadata, Sink, TopicMetadata, sink_connector,
 };
 use serde::{Deserialize, Serialize};
 
@@ -120,7 +120,7 @@ impl Sink for NullSink {
         _topic: &TopicMetadata,
         _metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), Error> {
+    ) -> Result<ConsumeOutcome, Error> {
         let now = Instant::now();
         let count = messages.len() as u64;
         self.messages.fetch_add(count, Ordering::Relaxed);
@@ -132,7 +132,7 @@ impl Sink for NullSink {
             let at = now.saturating_duration_since(first).as_micros() as u64;
             times.arrivals.push((at, count));
         }
-        Ok(())
+        Ok(ConsumeOutcome::all_stored())
     }
 
     async fn close(&mut self) -> Result<(), Error> {

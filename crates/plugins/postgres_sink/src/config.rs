@@ -21,8 +21,8 @@ pub struct PostgresSinkConfig {
     pub verbose_logging: Option<bool>,
     pub max_retries: Option<u32>,
     pub retry_delay: Option<String>,
-    /// `"skip"` (default) or `"fail"`: what `consume` does about rows PostgreSQL rejects
-    /// permanently (see README).
+    /// `"reject"` (default), `"fail"` or `"skip"`: what `consume` does about rows PostgreSQL
+    /// rejects permanently (see README).
     pub on_bad_row: Option<String>,
 }
 
@@ -46,7 +46,11 @@ impl PayloadFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BadRowPolicy {
-    /// Store the rest, log the rejected offsets, return Ok (a retry could never store them).
+    /// Store the rest and report the refused rows to the runtime as rejected: it
+    /// dead-letters them with PostgreSQL's reason, or fails the batch without a dead-letter
+    /// topic.
+    Reject,
+    /// Store the rest, log the rejected offsets, return Ok: the rows are dropped (opt-in).
     Skip,
     /// Store the rest, return Err naming the rejected offsets.
     Fail,
@@ -98,12 +102,13 @@ impl PostgresSinkConfig {
             .as_deref()
             .map(|p| p.trim().to_ascii_lowercase())
         {
-            None => BadRowPolicy::Skip,
+            None => BadRowPolicy::Reject,
+            Some(p) if p == "reject" => BadRowPolicy::Reject,
             Some(p) if p == "skip" => BadRowPolicy::Skip,
             Some(p) if p == "fail" => BadRowPolicy::Fail,
             Some(other) => {
                 return Err(format!(
-                    "plugin_config.on_bad_row = {other:?} (expected \"skip\" or \"fail\")"
+                    "plugin_config.on_bad_row = {other:?} (expected \"reject\", \"fail\" or \"skip\")"
                 ));
             }
         };
@@ -154,7 +159,7 @@ mod tests {
         assert!(!s.auto_create_table);
         assert!(s.include_metadata && s.include_checksum && s.include_origin_timestamp);
         assert_eq!(s.payload_format, PayloadFormat::Bytea);
-        assert_eq!(s.on_bad_row, BadRowPolicy::Skip);
+        assert_eq!(s.on_bad_row, BadRowPolicy::Reject);
         assert_eq!(s.retry, RetryPolicy::new(3, Duration::from_secs(1)));
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Config- and table-compatible with upstream Apache Iggy's `postgres_sink` 0.4.0, but it does
 //! not lose data: `consume` returns Err when rows were not stored (after bounded retries of
-//! transient errors), replays are idempotent (`ON CONFLICT DO NOTHING` on the message id), and
+//! transient errors), replays are idempotent (`ON CONFLICT (id) DO NOTHING`), rows PostgreSQL refuses are
+//! reported to the runtime as rejected (dead-lettered), and
 //! statements respect PostgreSQL's bind-parameter limit. See README.md.
 #![deny(clippy::all)]
 
@@ -10,7 +11,9 @@ pub mod config;
 mod params;
 mod sink;
 
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
+use iggy_connectors_sdk::{
+    ConsumeOutcome, ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector,
+};
 
 pub use config::PostgresSinkConfig;
 pub use sink::{PostgresSink, SinkError};
@@ -39,7 +42,7 @@ impl iggy_connectors_sdk::Sink for PostgresSink {
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), iggy_connectors_sdk::Error> {
+    ) -> Result<ConsumeOutcome, iggy_connectors_sdk::Error> {
         PostgresSink::consume(self, topic, metadata, messages)
             .await
             .map_err(sdk_error)

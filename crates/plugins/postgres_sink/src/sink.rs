@@ -6,8 +6,10 @@
 //!   returns Err before touching later chunks, so the engine can re-deliver the batch. Chunks
 //!   already stored are skipped on replay by the primary key on the message id.
 //! * A chunk PostgreSQL rejects for its data (invalid JSON for jsonb, NOT NULL/CHECK...) is
-//!   retried row by row, so only the offending rows are left out; those are reported by
-//!   offset, and `on_bad_row` decides whether `consume` then fails.
+//!   retried row by row, so only the offending rows are left out; `on_bad_row` decides what
+//!   becomes of them: reported to the runtime as rejected (default: dead-lettered with the
+//!   reason, or the batch fails when the connector has no dead-letter topic), `consume` fails,
+//!   or (opt-in) they are skipped with an error log. All three count them.
 //! * Any other permanent error (table missing, wrong column types) fails `consume` at once.
 
 use std::fmt::Write as _;
@@ -17,7 +19,7 @@ use iggy_connector_postgres_common::pool::Pool;
 use iggy_connector_postgres_common::quote::{quote_ident, quote_qualified};
 use iggy_connector_postgres_common::redact::redact_connection_string;
 use iggy_connector_postgres_common::retry::{is_transient, with_retry};
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata};
+use iggy_connectors_sdk::{ConsumeOutcome, ConsumedMessage, MessagesMetadata, TopicMetadata};
 use tokio_postgres::types::ToSql;
 
 use crate::config::{BadRowPolicy, PayloadFormat, PostgresSinkConfig, Settings};
@@ -239,8 +241,9 @@ impl PostgresSink {
             sql.push(')');
         }
         // Replays (engine retries, source re-deliveries) must not fail or duplicate: the id is
-        // the primary key of the auto-created table.
-        sql.push_str(" ON CONFLICT DO NOTHING");
+        // the primary key of the auto-created table. The conflict target is the id alone, so a
+        // violation of any other unique constraint is a rejected row, not a silent skip.
+        sql.push_str(" ON CONFLICT (id) DO NOTHING");
         sql
     }
 
@@ -249,7 +252,7 @@ impl PostgresSink {
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), SinkError> {
+    ) -> Result<ConsumeOutcome, SinkError> {
         let (Some(settings), Some(pool)) = (&self.settings, &self.pool) else {
             return Err(SinkError::NotOpen);
         };
@@ -323,11 +326,12 @@ impl PostgresSink {
             );
         }
         if rejected.is_empty() {
-            return Ok(());
+            return Ok(ConsumeOutcome::all_stored());
         }
         self.rejected
             .fetch_add(rejected.len() as u64, Ordering::Relaxed);
         let offsets: Vec<u64> = rejected.iter().map(|(o, _)| *o).collect();
+        // Row data is never logged (it may be personal data): offsets and the first error only.
         tracing::error!(
             "PostgreSQL sink {}: {} message(s) of {}/{} partition {} could not be stored and were {}: offsets {offsets:?}; first error: {}",
             self.id,
@@ -335,15 +339,22 @@ impl PostgresSink {
             topic.stream,
             topic.topic,
             metadata.partition_id,
-            if settings.on_bad_row == BadRowPolicy::Skip {
-                "skipped"
-            } else {
-                "reported"
+            match settings.on_bad_row {
+                BadRowPolicy::Reject => "reported to the runtime as rejected",
+                BadRowPolicy::Skip => "skipped",
+                BadRowPolicy::Fail => "reported (the batch fails)",
             },
             rejected[0].1
         );
         match settings.on_bad_row {
-            BadRowPolicy::Skip => Ok(()),
+            BadRowPolicy::Reject => {
+                let mut outcome = ConsumeOutcome::all_stored();
+                for (offset, reason) in rejected {
+                    outcome.reject(offset, format!("PostgreSQL rejected the row: {reason}"));
+                }
+                Ok(outcome)
+            }
+            BadRowPolicy::Skip => Ok(ConsumeOutcome::all_stored()),
             BadRowPolicy::Fail => Err(SinkError::BadRows {
                 count: offsets.len(),
                 offsets,

@@ -4,7 +4,9 @@
 //! batch with `pg_replication_slot_advance`. A Nack or a crash re-delivers the same changes,
 //! with the same message ids. Rolled-back transactions are never decoded by PostgreSQL.
 
-use iggy_connector_postgres_common::pool::Pool;
+use std::time::{Duration, Instant};
+
+use iggy_connector_postgres_common::pool::{Pool, PooledClient};
 use iggy_connector_postgres_common::quote::{quote_qualified, split_qualified};
 use iggy_connector_postgres_common::retry::with_retry;
 use iggy_connectors_sdk::ProducedMessage;
@@ -17,6 +19,11 @@ use crate::error::{Error, Result};
 use crate::polling::is_transient_error;
 
 const PLUGIN: &str = "test_decoding";
+
+/// How long `open` waits for a slot another session still holds. A previous run of the same
+/// connector (a quick restart, a peek PostgreSQL is still finishing) lets go within moments;
+/// anything longer is another consumer, and the error names its PID.
+pub const SLOT_WAIT: Duration = Duration::from_secs(15);
 
 /// Checks `wal_level`, warns about missing tables, and finds or creates the slot.
 pub async fn setup(pool: &Pool, settings: &Settings) -> Result<()> {
@@ -68,6 +75,7 @@ pub async fn setup(pool: &Pool, settings: &Settings) -> Result<()> {
         }
         Some(row) => {
             let plugin: Option<String> = row.get(0);
+            wait_until_free(&client, slot, SLOT_WAIT).await?;
             let slot_type: String = row.get(1);
             let same_db: Option<bool> = row.get(2);
             if slot_type != "logical" || plugin.as_deref() != Some(PLUGIN) || same_db != Some(true)
@@ -84,6 +92,59 @@ pub async fn setup(pool: &Pool, settings: &Settings) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Waits, at most `timeout`, until no backend holds `slot` (`pg_replication_slots.active_pid`
+/// is NULL); then fails naming the holder so the user can find and stop it.
+pub async fn wait_until_free(
+    client: &PooledClient<'_>,
+    slot: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut logged = false;
+    loop {
+        let holder = client
+            .query_opt(
+                "SELECT s.active_pid, a.application_name, host(a.client_addr), \
+                 a.backend_start::text FROM pg_replication_slots s \
+                 LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid \
+                 WHERE s.slot_name = $1 AND s.active_pid IS NOT NULL",
+                &[&slot],
+            )
+            .await
+            .map_err(Error::db(format!(
+                "reading who holds replication slot {slot:?}"
+            )))?;
+        let Some(row) = holder else {
+            return Ok(());
+        };
+        let pid: i32 = row.get(0);
+        if Instant::now() >= deadline {
+            let application: Option<String> = row.get(1);
+            let address: Option<String> = row.get(2);
+            let since: Option<String> = row.get(3);
+            return Err(Error::Init(format!(
+                "replication slot {slot:?} is held by PostgreSQL backend PID {pid} \
+                 (application_name {:?}, client {}, connected since {}) and was not released \
+                 within {} s. Another consumer of this slot is running: stop it, or end the \
+                 session with SELECT pg_terminate_backend({pid})",
+                application.unwrap_or_default(),
+                address.as_deref().unwrap_or("local socket"),
+                since.as_deref().unwrap_or("unknown"),
+                timeout.as_secs_f64()
+            )));
+        }
+        if !logged {
+            tracing::warn!(
+                "CDC: replication slot {slot:?} is held by PostgreSQL backend PID {pid}; \
+                 waiting up to {} s for it to be released",
+                timeout.as_secs_f64()
+            );
+            logged = true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// One peeked batch: messages to emit and the LSN to advance to on Ack.
@@ -145,11 +206,23 @@ pub async fn peek(
         ordinal = if lsn == last_lsn { ordinal + 1 } else { 0 };
         last_lsn = lsn;
         advance_to = Some(lsn_text);
+        let id = ((lsn as u128) << 64) | salt | ordinal as u128;
         let change = match parse_line(&data) {
             Ok(Line::Change(change)) => change,
             Ok(Line::Skip) => continue,
             Err(error) => {
-                tracing::error!("CDC: skipping an unreadable change at {lsn:X}: {error}: {data}");
+                // Dead-lettered by the runtime (the batch fails without a dead-letter topic):
+                // skipping it would lose the change once the slot advances. The line holds
+                // row data, so only the position and the parse error are logged.
+                tracing::error!(
+                    "CDC: the change at {lsn:X} cannot be parsed ({error}); it goes to the dead-letter topic"
+                );
+                let reason = format!("unparseable CDC change at {lsn:X}: {error}");
+                messages.push(ProducedMessage::rejected(
+                    Some(id),
+                    data.into_bytes(),
+                    &reason,
+                ));
                 continue;
             }
         };
@@ -173,7 +246,7 @@ pub async fn peek(
             .map_err(|e| Error::Record(e.to_string()))?;
         payload.push(b'}');
         messages.push(ProducedMessage {
-            id: Some(((lsn as u128) << 64) | salt | ordinal as u128),
+            id: Some(id),
             checksum: None,
             timestamp: None,
             origin_timestamp: Some(origin_us),

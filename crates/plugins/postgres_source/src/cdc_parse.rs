@@ -103,7 +103,8 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Parses one `data` column of `pg_logical_slot_peek_changes` (test_decoding).
+/// Parses one `data` column of `pg_logical_slot_peek_changes` (test_decoding). Errors name
+/// the position and the column, never the line: it holds row data, which must not reach logs.
 pub fn parse_line(line: &str) -> Result<Line, String> {
     let mut c = Cursor { s: line, pos: 0 };
     if !c.eat("table ") {
@@ -116,7 +117,10 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
         ("public".into(), first)
     };
     if !c.eat(": ") {
-        return Err(format!("expected ': ' after the table name in {line:?}"));
+        return Err(format!(
+            "expected ': ' after the table name at byte {}",
+            c.pos
+        ));
     }
     let op = c.ident(&[':'])?;
     let operation = match op.as_str() {
@@ -126,7 +130,7 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
         _ => return Ok(Line::Skip), // TRUNCATE and anything newer
     };
     if !c.eat(":") {
-        return Err(format!("expected ':' after {op} in {line:?}"));
+        return Err(format!("expected ':' after {op} at byte {}", c.pos));
     }
     let mut data = Map::new();
     let mut old: Option<Map<String, Value>> = None;
@@ -147,12 +151,16 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
         }
         let name = c.ident(&['['])?;
         if !c.eat("[") {
-            return Err(format!("expected '[' after column {name:?} in {line:?}"));
+            return Err(format!(
+                "expected '[' after column {name:?} at byte {}",
+                c.pos
+            ));
         }
         let rest = c.rest();
         let Some(end) = rest.find("]:") else {
             return Err(format!(
-                "expected ']:' after the type of column {name:?} in {line:?}"
+                "expected ']:' after the type of column {name:?} at byte {}",
+                c.pos
             ));
         };
         let type_name = &rest[..end];

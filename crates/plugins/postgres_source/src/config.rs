@@ -111,7 +111,11 @@ pub struct Settings {
     pub payload_format: PayloadFormat,
     pub delete_after_read: bool,
     pub processed_column: Option<String>,
+    /// The key column for delete/mark and keyset paging: as configured, else `tracking_column`
+    /// (the table's own key replaces it when the tracking column is not unique; see polling).
     pub primary_key_column: String,
+    /// `primary_key_column` was configured (trusted unique, not looked up in the catalog).
+    pub primary_key_explicit: bool,
     pub custom_query: Option<String>,
     pub replication_slot: String,
     pub capture_operations: Vec<Operation>,
@@ -223,6 +227,7 @@ impl PostgresSourceConfig {
             return Err("plugin_config.tables is empty".into());
         }
         let tracking_column = non_empty(self.tracking_column).unwrap_or_else(|| "id".into());
+        let primary_key = non_empty(self.primary_key_column);
         let batch_size = self.batch_size.unwrap_or(1000);
         if batch_size == 0 {
             return Err("plugin_config.batch_size must be at least 1".into());
@@ -237,8 +242,8 @@ impl PostgresSourceConfig {
                 Duration::from_secs(10),
             ),
             batch_size,
-            primary_key_column: non_empty(self.primary_key_column)
-                .unwrap_or_else(|| tracking_column.clone()),
+            primary_key_explicit: primary_key.is_some(),
+            primary_key_column: primary_key.unwrap_or_else(|| tracking_column.clone()),
             tracking_column,
             initial_offset: self.initial_offset,
             max_connections: self.max_connections.unwrap_or(10),
@@ -306,6 +311,7 @@ mod tests {
         assert_eq!(s.batch_size, 1000);
         assert_eq!(s.tracking_column, "id");
         assert_eq!(s.primary_key_column, "id");
+        assert!(!s.primary_key_explicit);
         assert!(s.include_metadata);
         assert_eq!(s.payload_format, PayloadFormat::JsonRecord);
         assert_eq!(s.replication_slot, "iggy_slot");

@@ -18,12 +18,15 @@ use crate::config::{Mode, PayloadFormat, PostgresSourceConfig, Settings};
 use crate::error::{Error, Result};
 use crate::polling::{self, Planner};
 use crate::rows::{encode_rows, envelope_prefix};
-use crate::state::SourceState;
+use crate::state::{Cursor, SourceState};
 
 /// What one table contributed to the staged batch.
 struct TableBatch {
     table: String,
     cursor: Option<String>,
+    /// Key-column value of the cursor row (keyed paging only).
+    cursor_key: Option<String>,
+    key_column: String,
     keys: Vec<String>,
     rows: u64,
 }
@@ -40,7 +43,11 @@ enum Staged {
 
 /// Post-Ack database work that failed; retried before the next poll.
 enum Backlog {
-    Finish { table: String, keys: Vec<String> },
+    Finish {
+        table: String,
+        key_column: String,
+        keys: Vec<String>,
+    },
     Advance(String),
 }
 
@@ -57,6 +64,9 @@ pub struct PostgresSource {
     /// The last poll filled a whole batch: poll again without sleeping.
     more_waiting: AtomicBool,
 }
+
+/// How long `close` waits for PostgreSQL to end the source's sessions.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -155,7 +165,7 @@ impl PostgresSource {
         let at = Utc::now();
         let timestamp = at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
         let origin_us = at.timestamp_micros().max(0) as u64;
-        let offsets = lock(&self.committed).tracking_offsets.clone();
+        let committed = lock(&self.committed).clone();
         let collect_keys = settings.delete_after_read || settings.processed_column.is_some();
         let mut messages = Vec::new();
         let mut tables = Vec::new();
@@ -179,29 +189,23 @@ impl PostgresSource {
             names
         };
         for table in names {
-            let offset = offsets
-                .get(table.as_str())
-                .or(settings.initial_offset.as_ref());
+            let cursor = committed
+                .cursor(table)
+                .or_else(|| settings.initial_offset.as_deref().map(Cursor::initial));
             let fetched = match &settings.custom_query {
                 Some(query) => {
                     let sql = polling::substitute(
                         query,
                         table,
-                        offset.map(String::as_str),
+                        cursor.as_ref().map(|c| c.value.as_str()),
                         settings.batch_size,
                         at,
                     );
                     polling::fetch_custom(pool, &self.planner, settings, &sql).await?
                 }
                 None => {
-                    polling::fetch_table(
-                        pool,
-                        &self.planner,
-                        settings,
-                        table,
-                        offset.map(String::as_str),
-                    )
-                    .await?
+                    polling::fetch_table(pool, &self.planner, settings, table, cursor.as_ref())
+                        .await?
                 }
             };
             if settings.custom_query.is_some() && fetched.plan.rows.tracking.is_none() {
@@ -234,9 +238,15 @@ impl PostgresSource {
                     encoded.messages.len()
                 );
             }
+            let cursor_key = match fetched.plan.paging {
+                polling::Paging::Keyed(_) => polling::boundary_key(&fetched)?,
+                polling::Paging::Tracking => None,
+            };
             tables.push(TableBatch {
                 table: table.clone(),
                 cursor: encoded.cursor,
+                cursor_key,
+                key_column: fetched.plan.key_column.clone(),
                 keys: encoded.keys,
                 rows: encoded.messages.len() as u64,
             });
@@ -323,8 +333,14 @@ impl PostgresSource {
                     if batch.keys.is_empty() {
                         continue;
                     }
-                    if let Err(error) =
-                        polling::finish_rows(pool, settings, &batch.table, &batch.keys).await
+                    if let Err(error) = polling::finish_rows(
+                        pool,
+                        settings,
+                        &batch.table,
+                        &batch.key_column,
+                        &batch.keys,
+                    )
+                    .await
                     {
                         tracing::error!(
                             "PostgreSQL source {}: cannot delete/mark {} delivered rows of {:?}: {error}; retrying before the next poll",
@@ -334,6 +350,7 @@ impl PostgresSource {
                         );
                         lock(&self.backlog).push(Backlog::Finish {
                             table: batch.table,
+                            key_column: batch.key_column,
                             keys: batch.keys,
                         });
                     }
@@ -374,13 +391,23 @@ impl PostgresSource {
         let mut result = Ok(());
         for item in work {
             match item {
-                Backlog::Finish { table, keys } => {
-                    if let Err(error) = polling::finish_rows(pool, settings, &table, &keys).await {
+                Backlog::Finish {
+                    table,
+                    key_column,
+                    keys,
+                } => {
+                    if let Err(error) =
+                        polling::finish_rows(pool, settings, &table, &key_column, &keys).await
+                    {
                         tracing::error!(
                             "PostgreSQL source {}: still cannot delete/mark rows of {table:?}: {error}",
                             self.id
                         );
-                        lock(&self.backlog).push(Backlog::Finish { table, keys });
+                        lock(&self.backlog).push(Backlog::Finish {
+                            table,
+                            key_column,
+                            keys,
+                        });
                     }
                 }
                 Backlog::Advance(lsn) => {
@@ -395,8 +422,13 @@ impl PostgresSource {
     }
 
     pub async fn close(&mut self) -> Result<()> {
-        if let Some(pool) = self.pool.take() {
-            pool.close();
+        // Wait until PostgreSQL has ended our sessions: a peek cancelled by the shutdown can
+        // otherwise keep the replication slot busy after close returns, and a quick restart
+        // (or another run of this connector) would find it "active for PID …".
+        if let Some(pool) = self.pool.take()
+            && let Err(error) = pool.shutdown(CLOSE_WAIT).await
+        {
+            tracing::warn!("PostgreSQL source {}: {error}", self.id);
         }
         let state = self.state();
         tracing::info!(
@@ -411,9 +443,7 @@ impl PostgresSource {
 fn apply(state: &mut SourceState, tables: &[TableBatch], at: DateTime<Utc>) {
     for batch in tables {
         if let Some(cursor) = &batch.cursor {
-            state
-                .tracking_offsets
-                .insert(batch.table.clone(), cursor.clone());
+            state.set_cursor(&batch.table, cursor.clone(), batch.cursor_key.clone());
         }
         state.processed_rows += batch.rows;
     }

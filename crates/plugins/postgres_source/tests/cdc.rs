@@ -272,3 +272,108 @@ async fn given_server_without_logical_wal_when_opened_should_explain_the_fix() {
         "{error}"
     );
 }
+
+/// `pg_recvlogical` (PostgreSQL's client tools, installed with the server) streaming from
+/// `slot`: a real second consumer that holds the slot until killed.
+fn hold_slot(slot: &str) -> std::process::Child {
+    let binary = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|dir| dir.join("pg_recvlogical"))
+        .chain(
+            std::fs::read_dir("/usr/lib/postgresql")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|version| version.path().join("bin/pg_recvlogical")),
+        )
+        .find(|path| path.exists())
+        .expect("pg_recvlogical (PostgreSQL client tools) is installed");
+    std::process::Command::new(binary)
+        .args([
+            "-d",
+            &server().url,
+            "--slot",
+            slot,
+            "--start",
+            "-f",
+            "/dev/null",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("pg_recvlogical starts")
+}
+
+/// The PID holding `slot`, once some backend holds it.
+async fn holder(db: &tokio_postgres::Client, slot: &str) -> i32 {
+    loop {
+        let pid: Option<i32> = db
+            .query_one(
+                "SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if let Some(pid) = pid {
+            return pid;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn given_slot_held_by_another_consumer_when_opened_should_wait_then_name_its_pid() {
+    let db = db().await;
+    let table = name("cdc_held");
+    let slot = name("slot");
+    db.batch_execute(&format!("CREATE TABLE {table} (id INT)"))
+        .await
+        .unwrap();
+    db.execute(
+        "SELECT pg_create_logical_replication_slot($1, 'test_decoding')",
+        &[&slot],
+    )
+    .await
+    .unwrap();
+    let mut other = hold_slot(&slot);
+    let pid = holder(&db, &slot).await;
+
+    let cfg = || -> iggy_connector_postgres_source::PostgresSourceConfig {
+        serde_json::from_value(config(
+            json!({"mode": "cdc", "tables": [table], "replication_slot": slot}),
+        ))
+        .unwrap()
+    };
+    let mut source = iggy_connector_postgres_source::PostgresSource::new(1, cfg(), None);
+    let error = source.open().await.unwrap_err().to_string();
+    assert!(
+        error.contains(&format!("held by PostgreSQL backend PID {pid}")),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!("pg_terminate_backend({pid})")),
+        "{error}"
+    );
+
+    // The holder lets go while a second open is waiting: that open succeeds and reads changes.
+    let mut source = iggy_connector_postgres_source::PostgresSource::new(1, cfg(), None);
+    {
+        let opening = source.open();
+        tokio::pin!(opening);
+        // Let the open reach its wait (it polls the slot), then stop the other consumer.
+        tokio::select! {
+            result = &mut opening => panic!("open returned while the slot was held: {result:?}"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(300)) => {}
+        }
+        other.kill().unwrap();
+        other.wait().unwrap();
+        opening.await.expect("open succeeds once the slot is free");
+    }
+    db.batch_execute(&format!("INSERT INTO {table} VALUES (1)"))
+        .await
+        .unwrap();
+    assert_eq!(changes(&source.poll().await.unwrap()).len(), 1);
+    source.ack().await.unwrap();
+    source.close().await.unwrap();
+    drop_slot(&db, &slot).await;
+}

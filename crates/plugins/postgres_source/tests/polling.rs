@@ -386,7 +386,10 @@ async fn given_timestamp_tracking_column_when_polled_in_batches_should_advance_c
     ))
     .await
     .unwrap();
-    let cfg = config(json!({"tables": [table], "tracking_column": "created_at", "batch_size": 3}));
+    // created_at has no unique index: the key column must be named (polling_paging.rs).
+    let cfg = config(
+        json!({"tables": [table], "tracking_column": "created_at", "primary_key_column": "id", "batch_size": 3}),
+    );
     let source = open(cfg.clone(), None).await;
     let batch = source.poll().await.unwrap();
     assert_eq!(data_field(&batch, "id"), vec![json!(1), json!(2), json!(3)]);

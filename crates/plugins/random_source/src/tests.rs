@@ -140,22 +140,39 @@ fn given_max_count_should_clamp_final_batch_then_produce_nothing() {
 }
 
 #[test]
-fn given_saved_state_should_resume_count_after_restart() {
+fn given_acked_state_when_restarted_should_resume_the_count_from_it() {
     block_on(async {
-        let state = ConnectorState::encode(&RandomSourceState {
-            messages_produced: 4,
-        })
-        .unwrap();
-        assert_eq!(state.as_bytes(), [0x91, 0x04]);
-        let source = opened(
-            r#"{"interval":"0","messages_range":[1,2],"max_count":5}"#,
-            Some(state),
-        )
-        .await;
-        assert_eq!(source.produced(), 4);
-        let batch = source.poll().await.unwrap();
-        assert_eq!(batch.messages.len(), 1);
-        assert_eq!(batch.state.unwrap().as_bytes(), [0x91, 0x05]);
+        let json = r#"{"interval":"0","messages_range":[1,2],"max_count":5}"#;
+        let mut first = opened(json, None).await;
+        let mut saved = None;
+        for _ in 0..2 {
+            let batch = first.poll().await.unwrap();
+            first.on_batch_result(SourceBatchResult::Ack).await.unwrap();
+            // The runtime persists a batch's state once Iggy acknowledged it.
+            saved = batch.state;
+        }
+        // A third batch is in flight when the runtime stops: its state is never saved.
+        let unsaved = first.poll().await.unwrap();
+        assert_eq!(unsaved.state.unwrap().as_bytes(), [0x91, 0x03]);
+        first.close().await.unwrap();
+        let saved = saved.unwrap();
+        assert_eq!(saved.as_bytes(), [0x91, 0x02]);
+
+        let second = opened(json, Some(saved)).await;
+        assert_eq!(second.produced(), 2);
+        let mut states = Vec::new();
+        loop {
+            let batch = second.poll().await.unwrap();
+            let Some(state) = batch.state else { break };
+            assert_eq!(batch.messages.len(), 1);
+            states.push(state.as_bytes().to_vec());
+            second
+                .on_batch_result(SourceBatchResult::Ack)
+                .await
+                .unwrap();
+        }
+        assert_eq!(states, [[0x91, 0x03], [0x91, 0x04], [0x91, 0x05]]);
+        assert_eq!(second.produced(), 5);
 
         let garbage = RandomSource::new(2, config("null"), Some(ConnectorState(vec![0xC1])));
         assert_eq!(garbage.produced(), 0, "unreadable state starts fresh");

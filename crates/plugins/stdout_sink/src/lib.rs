@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use iggy_connectors_sdk::tracing::{info, warn};
 use iggy_connectors_sdk::{
-    ConsumedMessage, Error, MessagesMetadata, Sink, TopicMetadata, sink_connector,
+    ConsumeOutcome, ConsumedMessage, Error, MessagesMetadata, Sink, TopicMetadata, sink_connector,
 };
 use serde::Deserialize;
 
@@ -64,7 +64,7 @@ impl Sink for StdoutSink {
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), Error> {
+    ) -> Result<ConsumeOutcome, Error> {
         let batch = self.batches.fetch_add(1, Ordering::Relaxed) + 1;
         self.messages
             .fetch_add(messages.len() as u64, Ordering::Relaxed);
@@ -91,7 +91,7 @@ impl Sink for StdoutSink {
                 self.id
             );
         }
-        Ok(())
+        Ok(ConsumeOutcome::all_stored())
     }
 
     async fn close(&mut self) -> Result<(), Error> {

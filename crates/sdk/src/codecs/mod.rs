@@ -109,15 +109,13 @@ pub fn decode_owned_with(
 }
 
 /// Checks that `bytes` decode under `schema`'s default options without building the decoded
-/// value: JSON is scanned into `IgnoredAny` (no tree, no key allocations), text is a UTF-8
+/// value: JSON is scanned the way `Value` parses it but into nothing (no tree), text is a UTF-8
 /// check, raw always passes, FlatBuffers get the structural check but no JSON summary. Fails
 /// exactly when [`decode`] fails, with the same error; used by hosts that must count and
 /// dead-letter undecodable payloads that a plugin will decode itself.
 pub fn validate(schema: Schema, bytes: &[u8]) -> Result<(), CodecError> {
     match schema {
-        Schema::Json => serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
-            .map(|_| ())
-            .map_err(|error| CodecError::decode(Schema::Json, error)),
+        Schema::Json => json::validate(bytes),
         Schema::Raw => Ok(()),
         Schema::Text => std::str::from_utf8(bytes)
             .map(|_| ())

@@ -11,10 +11,10 @@ pub mod sink;
 pub mod source;
 
 /// This SDK's plugin ABI, `(major << 16) | minor`, returned by `iggy_connector_abi_version`.
-/// Major changes break hosts; minor ones only add symbols.
+/// Major changes break hosts; minor ones only add symbols (1.1: `iggy_sink_consume_v2`).
 pub const ABI_VERSION: u32 = (ABI_MAJOR << 16) | ABI_MINOR;
 pub const ABI_MAJOR: u32 = 1;
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 
 /// `LogCallback`: `(level 0=TRACE..4=ERROR, target ptr, target len, message ptr, message len)`.
 /// Strings are UTF-8, not NUL-terminated, valid only during the call.
@@ -26,6 +26,11 @@ pub type SendCallback = extern "C" fn(u32, *const u8, usize);
 /// `SendCallback` of `iggy_source_handle_v2`: `(plugin id, batch id, batch ptr, batch len)`;
 /// a non-zero return means the host refused the batch (counted as a Nack).
 pub type SendCallbackV2 = extern "C" fn(u32, u64, *const u8, usize) -> i32;
+
+/// `RejectCallback` of `iggy_sink_consume_v2`: `(host context, message offset, reason ptr,
+/// reason len)`, called once per rejected message before `iggy_sink_consume_v2` returns, never
+/// concurrently for one call. The reason is UTF-8, valid only during the callback.
+pub type RejectCallback = extern "C" fn(*mut std::ffi::c_void, u64, *const u8, usize);
 
 /// Success.
 pub const OK: i32 = 0;
@@ -78,14 +83,11 @@ pub fn enter(plugin: &'static PluginInfo, callback: Option<LogCallback>) {
     guard::install_panic_hook(plugin);
 }
 
-/// A host passed a null send callback.
+/// A host passed a null callback (send, or reject for `iggy_sink_consume_v2`).
 pub fn null_callback(plugin: &PluginInfo, id: u32, call: &str) -> i32 {
     guard::report_error(
         plugin,
-        format!(
-            "{} (id {id}): {call}: the send callback is null",
-            plugin.name
-        ),
+        format!("{} (id {id}): {call}: the callback is null", plugin.name),
     );
     INVALID
 }
@@ -147,7 +149,7 @@ mod tests {
 
     #[test]
     fn given_abi_version_should_pack_major_and_minor() {
-        assert_eq!(ABI_VERSION, 0x0001_0000);
+        assert_eq!(ABI_VERSION, 0x0001_0001);
         assert_eq!(ABI_VERSION >> 16, ABI_MAJOR);
     }
 }

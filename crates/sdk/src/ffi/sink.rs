@@ -6,11 +6,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::RwLock;
 
+use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::guard::{CatchUnwind, close_outcome, panic_message, report_error, runtime};
-use super::{FAILED, INVALID, OK, PluginInfo, log};
-use crate::{ConsumedMessage, MessagesMetadata, Payload, Sink, TopicMetadata, codecs};
+use super::{FAILED, INVALID, OK, PluginInfo, RejectCallback, log};
+use crate::{
+    ConsumeOutcome, ConsumedMessage, MessagesMetadata, Payload, RejectedMessage, Sink,
+    TopicMetadata, codecs,
+};
 
 /// The instances of one sink type in this library, keyed by host-given id.
 pub struct SinkRegistry<T> {
@@ -132,49 +136,122 @@ pub fn open<T: Sink>(
     OK
 }
 
-/// `iggy_sink_consume`: decode the three postcard buffers, decode payloads with the stream's
-/// schema, call `consume()`.
+/// Where `consume` reports rejected messages: the `iggy_sink_consume_v2` host's callback, or
+/// nowhere (`iggy_sink_consume`, the 0.4.0 ABI).
+#[derive(Clone, Copy)]
+pub enum Rejections {
+    /// 0.4.0 host: it cannot dead-letter, so a batch with rejected messages returns `FAILED`
+    /// (after the stored ones were stored) with an error naming the rejected offsets.
+    Unsupported,
+    Callback(RejectCallback, *mut c_void),
+}
+
+impl Rejections {
+    fn report(self, rejected: &[RejectedMessage]) {
+        if let Rejections::Callback(callback, context) = self {
+            for message in rejected {
+                callback(
+                    context,
+                    message.offset,
+                    message.reason.as_ptr(),
+                    message.reason.len(),
+                );
+            }
+        }
+    }
+}
+
+/// `iggy_sink_consume` / `iggy_sink_consume_v2`: decode the three postcard buffers, decode
+/// payloads with the stream's schema, call `consume()`, report what it (and the payload
+/// decode) rejected.
 pub fn consume<T: Sink>(
     registry: &SinkRegistry<T>,
     plugin: &'static PluginInfo,
     id: u32,
-    topic: &[u8],
-    metadata: &[u8],
-    messages: &[u8],
+    buffers: [&[u8]; 3],
+    rejections: Rejections,
 ) -> i32 {
-    const CALL: &str = "iggy_sink_consume";
+    let [topic, metadata, messages] = buffers;
+    let call = match rejections {
+        Rejections::Unsupported => "iggy_sink_consume",
+        Rejections::Callback(..) => "iggy_sink_consume_v2",
+    };
     let Some(instance) = registry.get(id) else {
-        return invalid(plugin, id, CALL, "unknown id (not opened, or closed)");
+        return invalid(plugin, id, call, "unknown id (not opened, or closed)");
     };
     let topic: TopicMetadata = match postcard::from_bytes(topic) {
         Ok(topic) => topic,
-        Err(error) => return invalid(plugin, id, CALL, format!("bad TopicMetadata: {error}")),
+        Err(error) => return invalid(plugin, id, call, format!("bad TopicMetadata: {error}")),
     };
     let metadata: MessagesMetadata = match postcard::from_bytes(metadata) {
         Ok(metadata) => metadata,
-        Err(error) => return invalid(plugin, id, CALL, format!("bad MessagesMetadata: {error}")),
+        Err(error) => return invalid(plugin, id, call, format!("bad MessagesMetadata: {error}")),
     };
     let raw: RawMessagesRef<'_> = match postcard::from_bytes(messages) {
         Ok(raw) => raw,
-        Err(error) => return invalid(plugin, id, CALL, format!("bad RawMessages: {error}")),
+        Err(error) => return invalid(plugin, id, call, format!("bad RawMessages: {error}")),
     };
-    let decoded = decode_messages(plugin, id, &topic, &metadata, raw, T::DECODE_PAYLOADS);
-    let outcome = runtime().block_on(async {
-        let sink = instance.sink.read().await;
-        if instance.closed.load(Ordering::Acquire) {
-            return None;
-        }
-        Some(CatchUnwind(sink.consume(&topic, metadata, decoded)).await)
-    });
+    let Decoded {
+        messages: decoded,
+        mut rejected,
+    } = decode_messages(&metadata, raw, T::DECODE_PAYLOADS);
+    let outcome = if decoded.is_empty() {
+        Some(Ok(Ok(ConsumeOutcome::all_stored())))
+    } else {
+        runtime().block_on(async {
+            let sink = instance.sink.read().await;
+            if instance.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            Some(CatchUnwind(sink.consume(&topic, metadata, decoded)).await)
+        })
+    };
+    let place = || {
+        format!(
+            "{}/{} partition {}",
+            topic.stream, topic.topic, metadata.partition_id
+        )
+    };
     match outcome {
-        None => invalid(plugin, id, CALL, "the sink was closed"),
-        Some(Ok(Ok(()))) => OK,
+        None => invalid(plugin, id, call, "the sink was closed"),
+        Some(Ok(Ok(outcome))) => {
+            rejected.extend(outcome.into_rejected());
+            if rejected.is_empty() {
+                return OK;
+            }
+            let first = &rejected[0];
+            let summary = format!(
+                "{} (id {id}): {}: {} message(s) rejected; first: offset {}: {}",
+                plugin.name,
+                place(),
+                rejected.len(),
+                first.offset,
+                first.reason
+            );
+            match rejections {
+                Rejections::Callback(..) => {
+                    log::emit(log::WARN, plugin.name, &summary);
+                    rejections.report(&rejected);
+                    OK
+                }
+                Rejections::Unsupported => {
+                    report_error(
+                        plugin,
+                        format!(
+                            "{summary}; the host uses the 0.4.0 iggy_sink_consume and cannot dead-letter them, so the batch fails"
+                        ),
+                    );
+                    FAILED
+                }
+            }
+        }
         Some(Ok(Err(error))) => {
             report_error(
                 plugin,
                 format!(
-                    "{} (id {id}): consume() failed for {}/{} partition {}: {error}",
-                    plugin.name, topic.stream, topic.topic, metadata.partition_id
+                    "{} (id {id}): consume() failed for {}: {error}",
+                    plugin.name,
+                    place()
                 ),
             );
             FAILED
@@ -183,7 +260,7 @@ pub fn consume<T: Sink>(
             report_error(
                 plugin,
                 format!(
-                    "{} (id {id}): {CALL}: consume() panicked: {panic}",
+                    "{} (id {id}): {call}: consume() panicked: {panic}",
                     plugin.name
                 ),
             );
@@ -215,39 +292,35 @@ struct RawMessageRef<'a> {
     payload: &'a [u8],
 }
 
+/// The messages handed to `consume`, and those whose payload did not decode (rejected with
+/// the codec's reason, so the host dead-letters them or fails the batch: never dropped).
+struct Decoded {
+    messages: Vec<ConsumedMessage>,
+    rejected: Vec<RejectedMessage>,
+}
+
 /// Decodes the payloads (one copy at most: raw/text/flatbuffer own a copy of the bytes, JSON
-/// and proto parse from the borrowed slice). A message that does not decode is dropped and
-/// counted, with one warning per batch, as the runtime upstream does.
-/// With `decode_payloads` false (`Sink::DECODE_PAYLOADS`) every payload is handed over as
-/// `Payload::Raw` without a parse.
+/// and proto parse from the borrowed slice). Headers that do not decode are reported as
+/// absent (the payload is still delivered). With `decode_payloads` false
+/// (`Sink::DECODE_PAYLOADS`) every payload is handed over as `Payload::Raw` without a parse.
 fn decode_messages(
-    plugin: &PluginInfo,
-    id: u32,
-    topic: &TopicMetadata,
     metadata: &MessagesMetadata,
     raw: RawMessagesRef<'_>,
     decode_payloads: bool,
-) -> Vec<ConsumedMessage> {
-    let mut decoded = Vec::with_capacity(raw.messages.len());
-    let mut dropped = 0usize;
-    let mut first_error = None;
+) -> Decoded {
+    let mut decoded = Decoded {
+        messages: Vec::with_capacity(raw.messages.len()),
+        rejected: Vec::new(),
+    };
     for message in raw.messages {
-        let headers = match decode_headers(message.headers) {
-            Ok(headers) => headers,
-            Err(error) => {
-                first_error.get_or_insert_with(|| {
-                    format!("offset {}: bad headers: {error}", message.offset)
-                });
-                None
-            }
-        };
+        let headers = decode_headers(message.headers).unwrap_or_default();
         let payload = if decode_payloads {
             codecs::decode(metadata.schema, message.payload)
         } else {
             Ok(Payload::Raw(message.payload.to_vec()))
         };
         match payload {
-            Ok(payload) => decoded.push(ConsumedMessage {
+            Ok(payload) => decoded.messages.push(ConsumedMessage {
                 id: message.id,
                 offset: message.offset,
                 checksum: message.checksum,
@@ -256,21 +329,11 @@ fn decode_messages(
                 headers,
                 payload,
             }),
-            Err(error) => {
-                dropped += 1;
-                first_error.get_or_insert_with(|| format!("offset {}: {error}", message.offset));
-            }
+            Err(error) => decoded.rejected.push(RejectedMessage {
+                offset: message.offset,
+                reason: format!("undecodable payload: {error}"),
+            }),
         }
-    }
-    if let Some(error) = first_error {
-        log::emit(
-            log::WARN,
-            plugin.name,
-            &format!(
-                "{} (id {id}): {}/{} partition {}: dropped {dropped} undecodable message(s); first: {error}",
-                plugin.name, topic.stream, topic.topic, metadata.partition_id
-            ),
-        );
     }
     decoded
 }
@@ -345,11 +408,7 @@ mod tests {
         }
     }
 
-    fn decode(payloads: &[&[u8]], decode_payloads: bool) -> Vec<ConsumedMessage> {
-        let topic = TopicMetadata {
-            stream: "s".into(),
-            topic: "t".into(),
-        };
+    fn decode(payloads: &[&[u8]], decode_payloads: bool) -> Decoded {
         let metadata = MessagesMetadata {
             partition_id: 1,
             current_offset: 11,
@@ -357,24 +416,38 @@ mod tests {
         };
         let wire = postcard::to_allocvec(&batch(payloads)).unwrap();
         let raw: RawMessagesRef<'_> = postcard::from_bytes(&wire).unwrap();
-        decode_messages(&PLUGIN, 1, &topic, &metadata, raw, decode_payloads)
+        decode_messages(&metadata, raw, decode_payloads)
     }
 
     #[test]
-    fn given_decoding_sink_should_parse_json_and_drop_undecodable_payloads() {
+    fn given_decoding_sink_should_parse_json_and_reject_undecodable_payloads() {
         let decoded = decode(&[br#"{"a":1}"#, b"{nope"], true);
-        assert_eq!(decoded.len(), 1);
-        assert_eq!(decoded[0].offset, 10);
+        assert_eq!(decoded.messages.len(), 1);
+        assert_eq!(decoded.messages[0].offset, 10);
         assert_eq!(
-            decoded[0].payload,
+            decoded.messages[0].payload,
             Payload::Json(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(decoded.rejected.len(), 1);
+        assert_eq!(decoded.rejected[0].offset, 11);
+        assert!(
+            decoded.rejected[0]
+                .reason
+                .starts_with("undecodable payload: "),
+            "{}",
+            decoded.rejected[0].reason
         );
     }
 
     #[test]
     fn given_sink_opting_out_of_decoding_should_get_every_payload_raw_and_untouched() {
         let decoded = decode(&[br#"{"a":1}"#, b"{nope"], false);
-        let payloads: Vec<_> = decoded.iter().map(|m| (m.offset, &m.payload)).collect();
+        assert!(decoded.rejected.is_empty());
+        let payloads: Vec<_> = decoded
+            .messages
+            .iter()
+            .map(|m| (m.offset, &m.payload))
+            .collect();
         assert_eq!(
             payloads,
             [
@@ -412,5 +485,106 @@ mod tests {
         );
         assert_eq!(decode_headers(second.headers).unwrap(), None);
         assert!(postcard::from_bytes::<RawMessagesRef<'_>>(&wire[..wire.len() - 1]).is_err());
+    }
+
+    /// Rejects every message whose JSON payload is the string "bad".
+    struct Rejecter;
+
+    impl Sink for Rejecter {
+        async fn open(&mut self) -> Result<(), crate::Error> {
+            Ok(())
+        }
+
+        async fn consume(
+            &self,
+            _topic: &TopicMetadata,
+            _metadata: MessagesMetadata,
+            messages: Vec<ConsumedMessage>,
+        ) -> Result<ConsumeOutcome, crate::Error> {
+            let mut outcome = ConsumeOutcome::all_stored();
+            for message in &messages {
+                if message.payload == Payload::Json(serde_json::json!("bad")) {
+                    outcome.reject(message.offset, "bad value");
+                }
+            }
+            Ok(outcome)
+        }
+
+        async fn close(&mut self) -> Result<(), crate::Error> {
+            Ok(())
+        }
+    }
+
+    extern "C" fn collect(context: *mut c_void, offset: u64, ptr: *const u8, len: usize) {
+        // SAFETY: the tests pass a `Vec<(u64, String)>` as context and a valid reason.
+        let (list, reason) = unsafe {
+            (
+                &mut *(context as *mut Vec<(u64, String)>),
+                std::slice::from_raw_parts(ptr, len),
+            )
+        };
+        list.push((offset, String::from_utf8(reason.to_vec()).unwrap()));
+    }
+
+    fn consume_with(
+        registry: &SinkRegistry<Rejecter>,
+        payloads: &[&[u8]],
+        v2: bool,
+    ) -> (i32, Vec<(u64, String)>) {
+        let topic = postcard::to_allocvec(&TopicMetadata {
+            stream: "s".into(),
+            topic: "t".into(),
+        })
+        .unwrap();
+        let meta = postcard::to_allocvec(&MessagesMetadata {
+            partition_id: 1,
+            current_offset: 12,
+            schema: Schema::Json,
+        })
+        .unwrap();
+        let messages = postcard::to_allocvec(&batch(payloads)).unwrap();
+        let mut rejected: Vec<(u64, String)> = Vec::new();
+        let rejections = if v2 {
+            Rejections::Callback(collect, (&mut rejected as *mut Vec<(u64, String)>).cast())
+        } else {
+            Rejections::Unsupported
+        };
+        let code = consume(registry, &PLUGIN, 1, [&topic, &meta, &messages], rejections);
+        (code, rejected)
+    }
+
+    #[test]
+    fn given_v2_host_should_report_sink_and_decode_rejections_and_return_ok() {
+        let registry = SinkRegistry::new();
+        assert_eq!(
+            open(&registry, &PLUGIN, 1, b"null", |_, _| Ok(Rejecter)),
+            OK
+        );
+        let (code, rejected) =
+            consume_with(&registry, &[br#"{"a":1}"#, br#""bad""#, b"{nope"], true);
+        assert_eq!(code, OK);
+        assert_eq!(rejected.len(), 2, "{rejected:?}");
+        assert_eq!(rejected[0].0, 12);
+        assert!(
+            rejected[0].1.starts_with("undecodable payload: "),
+            "{rejected:?}"
+        );
+        assert_eq!(rejected[1], (11, "bad value".to_owned()));
+        let (code, rejected) = consume_with(&registry, &[br#"{"a":1}"#], true);
+        assert_eq!((code, rejected.len()), (OK, 0));
+        assert_eq!(close(&registry, &PLUGIN, 1), OK);
+    }
+
+    #[test]
+    fn given_0_4_0_host_should_fail_a_batch_with_rejections_instead_of_dropping_them() {
+        let registry = SinkRegistry::new();
+        assert_eq!(
+            open(&registry, &PLUGIN, 1, b"null", |_, _| Ok(Rejecter)),
+            OK
+        );
+        assert_eq!(consume_with(&registry, &[br#""bad""#], false).0, FAILED);
+        assert_eq!(consume_with(&registry, &[b"{nope"], false).0, FAILED);
+        assert_eq!(consume_with(&registry, &[br#"{"a":1}"#], false).0, OK);
+        assert_eq!(close(&registry, &PLUGIN, 1), OK);
     }
 }

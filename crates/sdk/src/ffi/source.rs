@@ -14,8 +14,10 @@ use super::guard::{CatchUnwind, close_outcome, panic_message, report_error, runt
 use super::{FAILED, INVALID, OK, PluginInfo, SendCallback, SendCallbackV2, log};
 use crate::{ConnectorState, ProducedMessages, Source, SourceBatchResult};
 
-/// How long a v2 batch may wait for its `iggy_source_batch_result` before counting as Nack.
-pub const BATCH_RESULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a v2 batch still waiting for its `iggy_source_batch_result` is reported at WARN.
+/// It is never given up on: the host may still be retrying it (Iggy down for minutes), and
+/// polling the next batch meanwhile would queue a duplicate behind it.
+pub const BATCH_RESULT_WARN_INTERVAL: Duration = Duration::from_secs(30);
 /// First back-off after a Nack (or a failed poll); doubles per consecutive failure.
 pub const BACKOFF_BASE: Duration = Duration::from_millis(100);
 /// Back-off ceiling.
@@ -495,8 +497,7 @@ async fn deliver(
 
 async fn wait_for_verdict(cx: &mut LoopContext, batch: u64) -> SourceBatchResult {
     let verdicts = cx.verdicts.as_mut().expect("v2 loop has a verdict channel");
-    let deadline = tokio::time::sleep(BATCH_RESULT_TIMEOUT);
-    tokio::pin!(deadline);
+    let mut waited = Duration::ZERO;
     loop {
         tokio::select! {
             biased;
@@ -509,10 +510,64 @@ async fn wait_for_verdict(cx: &mut LoopContext, batch: u64) -> SourceBatchResult
                 log::emit(log::DEBUG, cx.plugin.name, &format!("{} (id {}): closing with batch {batch} unsettled; treated as Nack", cx.plugin.name, cx.id));
                 return SourceBatchResult::Nack;
             }
-            () = &mut deadline => {
-                log::emit(log::WARN, cx.plugin.name, &format!("{} (id {}): no result for batch {batch} within {BATCH_RESULT_TIMEOUT:?}; treated as Nack", cx.plugin.name, cx.id));
-                return SourceBatchResult::Nack;
+            () = tokio::time::sleep(BATCH_RESULT_WARN_INTERVAL) => {
+                waited += BATCH_RESULT_WARN_INTERVAL;
+                log::emit(log::WARN, cx.plugin.name, &format!("{} (id {}): no result for batch {batch} after {waited:?}; still waiting (one batch in flight at a time)", cx.plugin.name, cx.id));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLUGIN: PluginInfo = PluginInfo {
+        name: "test_source",
+        version: "0",
+    };
+
+    extern "C" fn never_called(_: u32, _: u64, _: *const u8, _: usize) -> i32 {
+        0
+    }
+
+    fn context() -> (
+        LoopContext,
+        watch::Sender<bool>,
+        mpsc::UnboundedSender<(u64, SourceBatchResult)>,
+    ) {
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let (verdict_tx, verdicts) = mpsc::unbounded_channel();
+        let cx = LoopContext {
+            plugin: &PLUGIN,
+            id: 1,
+            delivery: Delivery::Acknowledged(never_called),
+            shutdown,
+            verdicts: Some(verdicts),
+            in_flight: Arc::new(AtomicU64::new(7)),
+        };
+        (cx, shutdown_tx, verdict_tx)
+    }
+
+    /// Item 5 of issue 15: a host that retries a batch for minutes (Iggy down) must not get
+    /// a second batch queued behind it.
+    #[tokio::test(start_paused = true)]
+    async fn given_no_result_for_minutes_should_keep_waiting_for_the_same_batch() {
+        let (mut cx, _shutdown, verdicts) = context();
+        let waiting = tokio::spawn(async move { wait_for_verdict(&mut cx, 7).await });
+        tokio::time::sleep(BATCH_RESULT_WARN_INTERVAL * 10).await;
+        assert!(!waiting.is_finished(), "gave up on the batch in flight");
+        verdicts.send((6, SourceBatchResult::Nack)).unwrap();
+        verdicts.send((7, SourceBatchResult::Ack)).unwrap();
+        assert_eq!(waiting.await.unwrap(), SourceBatchResult::Ack);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn given_shutdown_while_waiting_should_settle_as_nack() {
+        let (mut cx, shutdown, _verdicts) = context();
+        let waiting = tokio::spawn(async move { wait_for_verdict(&mut cx, 7).await });
+        tokio::time::sleep(BATCH_RESULT_WARN_INTERVAL * 2).await;
+        shutdown.send(true).unwrap();
+        assert_eq!(waiting.await.unwrap(), SourceBatchResult::Nack);
     }
 }

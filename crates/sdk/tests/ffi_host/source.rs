@@ -137,18 +137,40 @@ fn given_legacy_handle_should_ack_each_batch_when_callback_returns() {
 }
 
 #[test]
-fn given_saved_state_should_resume_after_restart() {
+fn given_acked_state_when_source_restarts_should_resume_from_it() {
     let api = SourceApi::load(RANDOM);
-    let id = 105;
+    // One message per batch, five in all.
     let config = r#"{"interval":"0","messages_range":[1,2],"max_count":5}"#;
-    assert_eq!(api.open(id, config, Some(&[0x91, 0x04])), 0);
-    assert_eq!((api.handle_v2)(id, Some(send_v2)), 0);
-    let batches = wait_for_batches(id, 1, WAIT);
-    assert_eq!(state_of(&batches[0]), [0x91, 0x05]);
-    assert_eq!((api.batch_result)(id, 1, 0), 0);
-    std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(batch_count(id), 1, "max_count 5 reached");
-    assert_eq!((api.close)(id), 0);
+    let first = 105;
+    assert_eq!(api.open(first, config, None), 0);
+    assert_eq!((api.handle_v2)(first, Some(send_v2)), 0);
+    assert_eq!(state_of(&wait_for_batches(first, 1, WAIT)[0]), [0x91, 0x01]);
+    assert_eq!((api.batch_result)(first, 1, 0), 0);
+    assert_eq!(state_of(&wait_for_batches(first, 2, WAIT)[1]), [0x91, 0x02]);
+    assert_eq!((api.batch_result)(first, 2, 0), 0);
+    // Batch 3 is in flight when the runtime stops: never acknowledged, so never saved.
+    let batches = wait_for_batches(first, 3, WAIT);
+    assert_eq!(state_of(&batches[2]), [0x91, 0x03]);
+    assert_eq!((api.close)(first), 0);
+    wait_for_log("random source (id 105) closed after 2 messages", WAIT);
+
+    // The host saved the state of the last acknowledged batch and opens a new instance with it.
+    let saved = state_of(&batches[1]);
+    let second = 106;
+    assert_eq!(api.open(second, config, Some(&saved)), 0);
+    wait_for_log("2 messages so far", WAIT);
+    assert_eq!((api.handle_v2)(second, Some(send_v2)), 0);
+    let mut states = Vec::new();
+    for n in 1..=3u64 {
+        let batches = wait_for_batches(second, n as usize, WAIT);
+        let received = &batches[n as usize - 1];
+        assert_eq!(received.batch.messages.len(), 1);
+        states.push(state_of(received));
+        assert_eq!((api.batch_result)(second, n, 0), 0);
+    }
+    // The unacknowledged third message is produced again, then the count goes on to max_count.
+    assert_eq!(states, [[0x91, 0x03], [0x91, 0x04], [0x91, 0x05]]);
+    assert_eq!((api.close)(second), 0);
 }
 
 #[test]
@@ -188,5 +210,5 @@ fn given_invalid_calls_should_return_error_codes_and_log_the_cause() {
     let version = unsafe { CStr::from_ptr(version()) };
     assert_eq!(version.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     let abi: extern "C" fn() -> u32 = symbol(RANDOM, "iggy_connector_abi_version");
-    assert_eq!(abi(), 0x0001_0000);
+    assert_eq!(abi(), 0x0001_0001);
 }

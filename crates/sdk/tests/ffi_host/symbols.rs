@@ -13,10 +13,11 @@ const SOURCE_SYMBOLS: [&str; 7] = [
     "iggy_source_open",
     "iggy_source_version",
 ];
-const SINK_SYMBOLS: [&str; 5] = [
+const SINK_SYMBOLS: [&str; 6] = [
     "iggy_connector_abi_version",
     "iggy_sink_close",
     "iggy_sink_consume",
+    "iggy_sink_consume_v2",
     "iggy_sink_open",
     "iggy_sink_version",
 ];

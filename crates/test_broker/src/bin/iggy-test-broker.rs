@@ -4,10 +4,13 @@
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 const USAGE: &str = "usage: iggy-test-broker [--address HOST:PORT] [--data-dir DIR] [--max-bytes N]\n\
+  [--rebalancing-timeout-ms N] [--rebalancing-check-interval-ms N]\n\
   Embedded Iggy broker for development and tests (not for production).\n\
-  Defaults: --address 127.0.0.1:8090, in-memory, 1 GiB cap. Login: iggy/iggy.";
+  Defaults: --address 127.0.0.1:8090, in-memory, 1 GiB cap, revocations forced after 30 s\n\
+  (checked every 5 s). Login: iggy/iggy.";
 
 fn parse_args() -> Result<BrokerConfig, String> {
     let mut config = BrokerConfig {
@@ -27,11 +30,29 @@ fn parse_args() -> Result<BrokerConfig, String> {
                     .map_err(|_| format!("--max-bytes: '{raw}' is not a number of bytes"))?;
                 config.max_bytes = Some(bytes);
             }
+            "--rebalancing-timeout-ms" => {
+                config.rebalancing_timeout = millis("--rebalancing-timeout-ms", value)?;
+            }
+            "--rebalancing-check-interval-ms" => {
+                config.rebalancing_check_interval =
+                    millis("--rebalancing-check-interval-ms", value)?;
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
     Ok(config)
+}
+
+/// Reads a whole number of milliseconds for `name`.
+fn millis(
+    name: &str,
+    mut value: impl FnMut(&str) -> Result<String, String>,
+) -> Result<Duration, String> {
+    let raw = value(name)?;
+    raw.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{name}: '{raw}' is not a number of milliseconds"))
 }
 
 #[tokio::main]

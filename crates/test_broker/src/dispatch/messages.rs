@@ -1,7 +1,8 @@
 //! Send, poll, flush and consumer-offset commands: the hot path.
 
+use crate::state::groups::{ConsumerGroup, NotMember};
 use crate::state::partition::{ConsumerKey, message_size};
-use crate::state::{self, Topic, numeric};
+use crate::state::{self, Topic, numeric, to_identifier};
 use bytes::{BufMut, BytesMut};
 use iggy_binary_protocol::message_layout::{
     MSG_PAYLOAD_LEN_OFFSET, MSG_USER_HEADERS_LEN_OFFSET, WIRE_MESSAGE_HEADER_SIZE,
@@ -133,9 +134,10 @@ pub(super) fn send_messages(shared: &Shared, payload: &mut [u8]) -> Result<(), I
 }
 
 /// Resolves which partition and offset slot a consumer operation refers to, as the server
-/// does: a consumer uses the given partition (default 0); a group uses the given partition, or
-/// for polls the member's next assigned partition, or otherwise the member's last polled one.
-/// `Ok(None)` means a group member with no partition assigned.
+/// does: a consumer uses the given partition (default 0). A group member uses the named
+/// partition if it holds it (revoking or not), or else the partition its round-robin cursor
+/// points at among those it keeps; a poll moves the cursor on. `Ok(None)`: nothing resolved
+/// (a member without partitions, or naming one it does not hold).
 pub(super) fn resolve_consumer(
     topic: &mut Topic,
     consumer: &WireConsumer,
@@ -153,25 +155,21 @@ pub(super) fn resolve_consumer(
     let topic_ident = numeric(topic.id);
     let group = topic.group_mut(&consumer.id)?;
     let key = ConsumerKey::Group(group.id);
-    if let Some(partition) = partition_id {
-        return Ok(Some((partition, key)));
-    }
     let group_ident = numeric(group.id);
-    let member = group
-        .member_mut(client_id)
-        .ok_or(IggyError::ConsumerGroupMemberNotFound(
-            client_id,
-            group_ident,
-            topic_ident,
-        ))?;
-    let partition = if for_poll {
-        member.next_partition()
-    } else {
-        member
-            .last_polled
-            .or_else(|| member.partitions.first().copied())
-    };
+    let partition = group
+        .resolve(client_id, partition_id, for_poll)
+        .map_err(|NotMember| {
+            IggyError::ConsumerGroupMemberNotFound(client_id, group_ident, topic_ident)
+        })?;
     Ok(partition.map(|p| (p, key)))
+}
+
+/// The consumer group behind `key`, when the operation was a group's.
+fn group_of<'a>(topic: &'a mut Topic, key: &ConsumerKey) -> Option<&'a mut ConsumerGroup> {
+    match key {
+        ConsumerKey::Group(gid) => topic.groups.get_mut(gid),
+        _ => None,
+    }
 }
 
 pub(super) fn poll_messages(
@@ -193,7 +191,7 @@ pub(super) fn poll_messages(
         true,
     )?
     else {
-        // No partition for this member: the server answers an empty poll for partition 0.
+        // Nothing to poll for this member: the server answers an empty poll for partition 0.
         out.put_u32_le(0);
         out.put_u64_le(0);
         out.put_u32_le(0);
@@ -220,8 +218,22 @@ pub(super) fn poll_messages(
     for slice in slices {
         out.put_slice(slice);
     }
-    if req.auto_commit && count > 0 {
-        partition.offsets.insert(key, start + u64::from(count) - 1);
+    if count == 0 {
+        return Ok(());
+    }
+    let last = start + u64::from(count) - 1;
+    // What a group was handed decides when a partition it is revoking may move.
+    if let Some(group) = group_of(topic, &key) {
+        group.record_polled(partition_id, last);
+    }
+    if req.auto_commit {
+        topic
+            .partition_mut(partition_id, sid)?
+            .offsets
+            .insert(key.clone(), last);
+        if let Some(group) = group_of(topic, &key) {
+            group.offset_stored(session.client_id, partition_id, last);
+        }
         state.save();
     }
     Ok(())
@@ -261,18 +273,20 @@ pub(super) fn store_offset(
         false,
     )?
     else {
-        return Err(IggyError::PartitionNotFound(
-            0,
-            numeric(topic.id),
-            numeric(sid),
-        ));
+        // A member storing for a partition it does not hold (any more) is refused.
+        return Err(IggyError::NotResolvedConsumer(to_identifier(
+            &req.consumer.id,
+        )));
     };
     let partition = topic.partition_mut(partition_id, sid)?;
     // As on the server: an offset beyond the newest message cannot be committed.
     if req.offset > partition.current_offset() {
         return Err(IggyError::InvalidOffset(req.offset));
     }
-    partition.offsets.insert(key, req.offset);
+    partition.offsets.insert(key.clone(), req.offset);
+    if let Some(group) = group_of(topic, &key) {
+        group.offset_stored(session.client_id, partition_id, req.offset);
+    }
     state.save();
     Ok(())
 }
@@ -288,14 +302,21 @@ pub(super) fn get_offset(
     let state = &mut *guard;
     let sid = state.stream(&req.stream_id)?.id;
     let topic = state.topic_mut(&req.stream_id, &req.topic_id)?;
-    let Some((partition_id, key)) = resolve_consumer(
-        topic,
-        &req.consumer,
-        req.partition_id,
-        session.client_id,
-        false,
-    )?
-    else {
+    // A group's offsets belong to the group, not a member: anyone may read them (partition 0
+    // when none is named), as on the server.
+    let resolved = if req.consumer.kind == CONSUMER_KIND_CONSUMER {
+        resolve_consumer(
+            topic,
+            &req.consumer,
+            req.partition_id,
+            session.client_id,
+            false,
+        )?
+    } else {
+        let gid = topic.group_mut(&req.consumer.id)?.id;
+        Some((req.partition_id.unwrap_or(0), ConsumerKey::Group(gid)))
+    };
+    let Some((partition_id, key)) = resolved else {
         return Ok(());
     };
     let partition = topic.partition_mut(partition_id, sid)?;

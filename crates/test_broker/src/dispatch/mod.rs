@@ -284,21 +284,17 @@ pub fn handle(
         JOIN_CONSUMER_GROUP_CODE => {
             let req: JoinConsumerGroupRequest = decode(payload)?;
             let mut state = shared.lock();
-            let topic = state.topic_mut(&req.stream_id, &req.topic_id)?;
-            let partitions = topic.partitions_count();
-            topic
-                .group_mut(&req.group_id)?
-                .join(session.client_id, partitions);
-            Ok(())
+            state
+                .topic_mut(&req.stream_id, &req.topic_id)?
+                .join_group(&req.group_id, session.client_id)
         }
         LEAVE_CONSUMER_GROUP_CODE => {
             let req: LeaveConsumerGroupRequest = decode(payload)?;
             let mut state = shared.lock();
             let topic = state.topic_mut(&req.stream_id, &req.topic_id)?;
-            let partitions = topic.partitions_count();
             let topic_ident = numeric(topic.id);
             let group = topic.group_mut(&req.group_id)?;
-            if group.leave(session.client_id, partitions) {
+            if group.leave(session.client_id) {
                 Ok(())
             } else {
                 Err(IggyError::ConsumerGroupMemberNotFound(

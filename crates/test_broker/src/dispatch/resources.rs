@@ -103,7 +103,7 @@ pub(super) fn group_response(
     Ok(ConsumerGroupResponse {
         id: group.id,
         partitions_count: topic.partitions_count(),
-        members_count: group.members.len() as u32,
+        members_count: group.members_count() as u32,
         name: wire_name(&group.name)?,
     })
 }
@@ -114,11 +114,12 @@ pub(super) fn group_details(
 ) -> Result<ConsumerGroupDetailsResponse, IggyError> {
     Ok(ConsumerGroupDetailsResponse {
         group: group_response(topic, group)?,
+        // Like the server: the member id (not the client id), and every partition the member
+        // holds, including one it is handing over.
         members: group
-            .members
-            .iter()
+            .members()
             .map(|m| ConsumerGroupMemberResponse {
-                id: m.client_id,
+                id: m.id,
                 partitions_count: m.partitions.len() as u32,
                 partitions: m.partitions.clone(),
             })

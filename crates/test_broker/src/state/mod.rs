@@ -4,6 +4,7 @@
 
 pub mod groups;
 pub mod partition;
+mod rebalance;
 
 use crate::persist::{GroupMeta, PartitionMeta, PatMeta, Persist, Snapshot, StreamMeta, TopicMeta};
 use groups::ConsumerGroup;
@@ -12,6 +13,7 @@ use iggy_common::{Identifier, IggyError, IggyTimestamp};
 use partition::Partition;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 /// Id of the built-in user (Iggy numbers everything from 0).
 pub const ROOT_USER_ID: u32 = 0;
@@ -68,6 +70,26 @@ impl Topic {
             Some(gid) => Ok(self.groups.get_mut(&gid).expect("group id was just found")),
             None => Err(group_not_found(id, topic)),
         }
+    }
+
+    /// The client joins the group; revocations already settled by the group's stored offsets
+    /// complete at once, as on the server.
+    pub fn join_group(&mut self, group: &WireIdentifier, client_id: u32) -> Result<(), IggyError> {
+        let gid = self.group_mut(group)?.id;
+        let key = partition::ConsumerKey::Group(gid);
+        let Topic {
+            groups, partitions, ..
+        } = self;
+        let committed = |p: u32| {
+            partitions
+                .get(p as usize)
+                .and_then(|partition| partition.offsets.get(&key).copied())
+        };
+        groups
+            .get_mut(&gid)
+            .expect("group id was just found")
+            .join(client_id, committed);
+        Ok(())
     }
 
     pub fn partition_mut(&mut self, id: u32, stream_id: u32) -> Result<&mut Partition, IggyError> {
@@ -265,12 +287,26 @@ impl State {
         self.clients.remove(&client_id);
         for stream in self.streams.values_mut() {
             for topic in stream.topics.values_mut() {
-                let partitions = topic.partitions_count();
                 for group in topic.groups.values_mut() {
-                    group.leave(client_id, partitions);
+                    group.leave(client_id);
                 }
             }
         }
+    }
+
+    /// Force-completes, in every group, the revocations pending for at least `timeout`;
+    /// returns how many moved.
+    pub fn expire_revocations(&mut self, timeout: Duration) -> usize {
+        let now = Instant::now();
+        let mut moved = 0;
+        for stream in self.streams.values_mut() {
+            for topic in stream.topics.values_mut() {
+                for group in topic.groups.values_mut() {
+                    moved += group.expire_revocations(now, timeout);
+                }
+            }
+        }
+        moved
     }
 
     /// `(stream, topic, group)` ids of every group the client is a member of.
@@ -572,7 +608,7 @@ impl State {
             .extend((first..first + count).map(|p| Partition::new(p, now)));
         let partitions = topic.partitions_count();
         for group in topic.groups.values_mut() {
-            group.rebalance(partitions);
+            group.repartition(partitions);
         }
         self.save();
         Ok(())
@@ -594,7 +630,7 @@ impl State {
         let removed: Vec<Partition> = topic.partitions.drain(keep..).collect();
         let partitions = topic.partitions_count();
         for group in topic.groups.values_mut() {
-            group.rebalance(partitions);
+            group.repartition(partitions);
         }
         let freed: u64 = removed.iter().map(Partition::size_bytes).sum();
         self.total_bytes = self.total_bytes.saturating_sub(freed);
@@ -624,9 +660,10 @@ impl State {
         }
         let id = topic.next_group_id;
         topic.next_group_id += 1;
+        let partitions = topic.partitions_count();
         topic
             .groups
-            .insert(id, ConsumerGroup::new(id, name.to_owned()));
+            .insert(id, ConsumerGroup::new(id, name.to_owned(), partitions));
         self.save();
         Ok(id)
     }
@@ -753,6 +790,7 @@ impl State {
                     total += partition.size_bytes();
                     partitions.push(partition);
                 }
+                let partitions_count = partitions.len() as u32;
                 topics.insert(
                     t.id,
                     Topic {
@@ -767,7 +805,7 @@ impl State {
                         groups: t
                             .groups
                             .into_iter()
-                            .map(|g| (g.id, ConsumerGroup::new(g.id, g.name)))
+                            .map(|g| (g.id, ConsumerGroup::new(g.id, g.name, partitions_count)))
                             .collect(),
                         next_group_id: t.next_group_id,
                         balanced_cursor: 0,

@@ -19,14 +19,18 @@ pub struct TestServer {
 impl TestServer {
     /// The external server named by `IGGY_TEST_SERVER`, or a fresh embedded broker.
     pub async fn start() -> Self {
+        Self::start_with(BrokerConfig::default()).await
+    }
+
+    /// Like [`TestServer::start`], with `config` for the embedded broker (an external server
+    /// keeps its own configuration).
+    pub async fn start_with(config: BrokerConfig) -> Self {
         match std::env::var("IGGY_TEST_SERVER") {
             Ok(address) if !address.is_empty() => Self {
                 address,
                 broker: None,
             },
-            _ => Self::embedded(BrokerConfig::default())
-                .await
-                .expect("embedded broker"),
+            _ => Self::embedded(config).await.expect("embedded broker"),
         }
     }
 

@@ -6,7 +6,8 @@
 //! moving on, and re-sends the same batch after a Nack. Config (JSON, all optional):
 //! `total` (stop after this many, default unlimited), `batch_size` (default 10),
 //! `interval_ms` (pause between batches, default 0), `malformed_every` (every k-th message is
-//! not valid JSON, default never), `schema` (default "json").
+//! not valid JSON, default never), `empty_every` (every k-th message has an empty payload,
+//! which Iggy refuses; default never), `schema` (default "json").
 #![deny(clippy::all)]
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ struct Config {
     batch_size: Option<u64>,
     interval_ms: Option<u64>,
     malformed_every: Option<u64>,
+    empty_every: Option<u64>,
     schema: Option<Schema>,
 }
 
@@ -121,7 +123,12 @@ fn batch(config: &Config, from: u64, count: u64) -> Vec<u8> {
             let malformed = config
                 .malformed_every
                 .is_some_and(|k| k > 0 && (seq + 1) % k == 0);
-            let payload = if malformed {
+            let empty = config
+                .empty_every
+                .is_some_and(|k| k > 0 && (seq + 1) % k == 0);
+            let payload = if empty {
+                Vec::new()
+            } else if malformed {
                 format!("{{not json {seq}").into_bytes()
             } else {
                 format!("{{\"seq\":{seq},\"source\":\"engine_test\"}}").into_bytes()

@@ -2,7 +2,7 @@
 //! (`"new"`, `"open"`, `"consume"`, `"close"`).
 
 use iggy_connectors_sdk::{
-    ConsumedMessage, Error, MessagesMetadata, Sink, TopicMetadata, sink_connector,
+    ConsumeOutcome, ConsumedMessage, Error, MessagesMetadata, Sink, TopicMetadata, sink_connector,
 };
 use serde::Deserialize;
 
@@ -45,9 +45,9 @@ impl Sink for PanickingSink {
         _topic: &TopicMetadata,
         _metadata: MessagesMetadata,
         _messages: Vec<ConsumedMessage>,
-    ) -> Result<(), Error> {
+    ) -> Result<ConsumeOutcome, Error> {
         self.maybe_panic("consume");
-        Ok(())
+        Ok(ConsumeOutcome::all_stored())
     }
 
     async fn close(&mut self) -> Result<(), Error> {

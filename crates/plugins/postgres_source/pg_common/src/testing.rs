@@ -18,6 +18,18 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../../scripts/pg-test-server.sh")
 }
 
+/// The data directory of server `name`: under `PG_TEST_DIR` when set (so concurrent checkouts
+/// on one machine each get their own servers), else under the system temp dir.
+fn data_dir(name: &str) -> PathBuf {
+    let base = std::env::var_os("PG_TEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    // The script keeps its lock file beside the data dir: the parent must exist.
+    std::fs::create_dir_all(&base)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", base.display()));
+    base.join(format!("iggy-connectors-pg-{name}"))
+}
+
 fn run(args: &[&str], dir: &PathBuf) -> String {
     run_with_env(args, dir, &[])
 }
@@ -46,7 +58,7 @@ fn run_with_env(args: &[&str], dir: &PathBuf, env: &[(&str, &str)]) -> String {
 impl TestServer {
     /// Starts (or reuses) the server named `name`; one data dir per name.
     pub fn start(name: &str) -> TestServer {
-        let dir = std::env::temp_dir().join(format!("iggy-connectors-pg-{name}"));
+        let dir = data_dir(name);
         let url = run(&["start"], &dir);
         TestServer { dir, url }
     }
@@ -55,7 +67,7 @@ impl TestServer {
     /// `PG_TEST_WAL_LEVEL=replica` (they apply when this call starts the server, not to one
     /// already running).
     pub fn start_with_env(name: &str, env: &[(&str, &str)]) -> TestServer {
-        let dir = std::env::temp_dir().join(format!("iggy-connectors-pg-{name}"));
+        let dir = data_dir(name);
         let url = run_with_env(&["start"], &dir, env);
         TestServer { dir, url }
     }
