@@ -11,7 +11,9 @@ pub mod config;
 pub mod point;
 mod sink;
 
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector};
+use iggy_connectors_sdk::{
+    ConsumeOutcome, ConsumedMessage, MessagesMetadata, TopicMetadata, sink_connector,
+};
 
 pub use config::InfluxDbSinkConfig;
 pub use sink::{InfluxDbSink, Rejected, SinkError};
@@ -38,13 +40,15 @@ impl iggy_connectors_sdk::Sink for InfluxDbSink {
         topic: &TopicMetadata,
         metadata: MessagesMetadata,
         messages: Vec<ConsumedMessage>,
-    ) -> Result<(), iggy_connectors_sdk::Error> {
-        // Until the SDK carries rejections, rejected messages are only logged (by `consume`):
-        // failing the batch would re-deliver it forever.
-        InfluxDbSink::consume(self, topic, metadata, messages)
+    ) -> Result<ConsumeOutcome, iggy_connectors_sdk::Error> {
+        let rejected = InfluxDbSink::consume(self, topic, metadata, messages)
             .await
-            .map(|_| ())
-            .map_err(sdk_error)
+            .map_err(sdk_error)?;
+        let mut outcome = ConsumeOutcome::all_stored();
+        for r in rejected {
+            outcome.reject(r.offset, r.reason);
+        }
+        Ok(outcome)
     }
 
     async fn close(&mut self) -> Result<(), iggy_connectors_sdk::Error> {

@@ -60,6 +60,7 @@ fn engine(
                 multiplier: 2.0,
                 max_attempts: 0,
             },
+            dead_letter: None,
         }],
         sinks: vec![],
     })
