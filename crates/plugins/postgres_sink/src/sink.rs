@@ -12,9 +12,9 @@
 //!   or (opt-in) they are skipped with an error log. All three count them.
 //! * Any other permanent error (table missing, wrong column types) fails `consume` at once.
 
-use std::time::Duration;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use iggy_connector_postgres_common::pool::Pool;
 use iggy_connector_postgres_common::quote::{quote_ident, quote_qualified};
