@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
-import { beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
-import { buildDist, root, runCli } from './helpers/cli'
+import { root, runCli } from './helpers/cli'
 import { tmpDir } from './helpers/tmp'
 
 const SOURCE = (path: string, extra = '') => `type = "source"
@@ -24,8 +24,6 @@ function configDir(connectors: Record<string, string>, runtime = ''): string {
   for (const [name, content] of Object.entries(connectors)) files[`connectors/${name}`] = content
   return tmpDir({ 'config.toml': `[connectors]\nconfig_dir = "connectors"\n[state]\npath = "state"\n${runtime}`, ...files })
 }
-
-beforeAll(() => buildDist(), 120_000)
 
 describe('iggy-connectors validate', () => {
   it('exits 1 and names the file and key for an invalid connector config', async () => {
@@ -127,5 +125,28 @@ describe('iggy-connectors run', () => {
     const help = await runCli(['--help'])
     expect(help.code).toBe(0)
     expect(help.stdout).toMatch(/Exit codes:\n\s+0 .*\n\s+1 .*\n\s+2 .*\n\s+130 /)
+  })
+})
+
+describe('config file precedence', () => {
+  it('--config beats IGGY_CONNECTORS_CONFIG_PATH, which beats config.toml in the cwd', async () => {
+    // cwd: a valid default config.toml; env: an invalid runtime config; --config: a valid one.
+    const cwd = configDir({})
+    const fromEnv = configDir({}, '[http]\nenabled = "no"\n')
+    const fromFlag = configDir({})
+    const env = { IGGY_CONNECTORS_CONFIG_PATH: join(fromEnv, 'config.toml') }
+
+    const byDefault = await runCli(['validate'], { cwd })
+    expect(byDefault.stdout).toContain(`config ${join(cwd, 'config.toml')}\n`)
+    expect(byDefault.code).toBe(0)
+
+    const byEnv = await runCli(['validate'], { cwd, env })
+    expect(byEnv.stdout).toContain(`${join(fromEnv, 'config.toml')}: http.enabled: expected boolean`)
+    expect(byEnv.code).toBe(1)
+
+    const byFlag = await runCli(['validate', '--config', join(fromFlag, 'config.toml')], { cwd, env })
+    expect(byFlag.stdout).toContain(`config ${join(fromFlag, 'config.toml')}\n`)
+    expect(byFlag.stdout).not.toContain(fromEnv)
+    expect(byFlag.code).toBe(0)
   })
 })

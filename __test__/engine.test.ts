@@ -167,8 +167,10 @@ describe('native binding', () => {
         })
     })
     await e.start()
-    await until(() => lines(out).length >= 100)
-    await new Promise((r) => setTimeout(r, 100))
+    // Everything the source will send (100 of 200 pass the filter) has been consumed: after
+    // the stop nothing more can arrive, so the counts below are final, not a snapshot.
+    await until(() => lines(out).length >= 100 && stat(e, 'source', 'seq').messagesOut >= 100 && stat(e, 'sink', 'rec').lag === 0)
+    await e.stop(5000)
     const got = lines(out)
     expect(got).toHaveLength(100)
     for (const line of got) {
@@ -179,7 +181,6 @@ describe('native binding', () => {
       expect(line.id).toBe(String(value.seq + 1))
     }
     expect(batches[0]).toBe('source:seq:keep_even:tsx/events')
-    await until(() => stat(e, 'source', 'seq').messagesOut >= 100)
     const src = stat(e, 'source', 'seq')
     expect(src.filtered).toBe(100)
     expect(src.messagesOut).toBe(100)
@@ -207,8 +208,8 @@ describe('native binding', () => {
       return batch.messages.filter((m) => m.offset! % 3 !== 0)
     })
     await e.start()
-    await until(() => lines(out).length >= 60 && stat(e, 'sink', 'rec').filtered >= 30)
-    await new Promise((r) => setTimeout(r, 100))
+    await until(() => lines(out).length >= 60 && stat(e, 'sink', 'rec').filtered >= 30 && stat(e, 'sink', 'rec').lag === 0)
+    await e.stop(5000)
     const got = lines(out)
     expect(got).toHaveLength(60)
     expect(got.every((l) => l.offset % 3 !== 0)).toBe(true)
@@ -233,8 +234,9 @@ describe('native binding', () => {
     await e.stopConnector('sink', 'rec')
     expect(stat(e, 'sink', 'rec').status).toBe('stopped')
     await e.startConnector('sink', 'rec')
-    await until(() => lines(out).length >= 400, 30_000)
-    await new Promise((r) => setTimeout(r, 100))
+    await until(() => lines(out).length >= 400 && stat(e, 'sink', 'rec').lag === 0, 30_000)
+    await e.stop(5000)
+    expect(stat(e, 'source', 'seq').messagesOut).toBeLessThanOrEqual(400)
     const seqs = lines(out).map((l) => JSON.parse(l.payload).seq)
     expect(seqs).toEqual(Array.from({ length: 400 }, (_, i) => i))
     await expect(e.restartSink('nope')).rejects.toThrow(/no sink connector with key 'nope'/)

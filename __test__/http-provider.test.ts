@@ -1,9 +1,9 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, createServer as createTcpServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 
 import { HttpConfigProvider, buildUrl, extractResponse } from '../ts/config/http-provider'
 import { resolveRuntimeConfig } from '../ts/config/runtime'
@@ -20,8 +20,20 @@ type Handler = (req: Seen, res: ServerResponse) => void
 
 const servers: Server[] = []
 afterEach(async () => {
+  vi.restoreAllMocks()
+  for (const server of servers) server.closeAllConnections()
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))))
 })
+
+/** Counts the requests the provider makes (each attempt is one fetch), whatever the server saw. */
+function countFetches(): { readonly count: number } {
+  const spy = vi.spyOn(globalThis, 'fetch')
+  return {
+    get count() {
+      return spy.mock.calls.length
+    },
+  }
+}
 
 async function serve(handler: Handler): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = []
@@ -190,18 +202,33 @@ describe('HTTP config provider', () => {
   })
 
   it('retries connection errors and then reports them', async () => {
-    const { url } = await serve((_req, res) => json(res, 200, {}))
-    await new Promise((resolve) => servers.pop()?.close(resolve))
-    await expect(new HttpConfigProvider(providerConfig(url)).getActiveConfigs()).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/configs\/active failed/)
+    // A real TCP server that resets every connection: each attempt is one accepted connection.
+    let connections = 0
+    const resetter = createTcpServer((socket) => {
+      connections++
+      socket.resetAndDestroy()
+    })
+    await new Promise<void>((resolve) => resetter.listen(0, '127.0.0.1', resolve))
+    const url = `http://127.0.0.1:${(resetter.address() as AddressInfo).port}`
+    const fetches = countFetches()
+    try {
+      await expect(new HttpConfigProvider(providerConfig(url)).getActiveConfigs()).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/configs\/active failed/)
+    } finally {
+      await new Promise((resolve) => resetter.close(resolve))
+    }
+    // The first try and max_attempts (3) retries.
+    expect(fetches.count).toBe(4)
+    expect(connections).toBe(4)
   })
 
   it('times out slow answers and retries them', async () => {
-    const { url, seen } = await serve((_req, res) => {
-      setTimeout(() => json(res, 200, { sinks: {}, sources: {} }), 400)
-    })
+    // The server never answers: only the client's timeout ends each attempt. Attempts are
+    // counted at the client, since an attempt may time out before the server sees it.
+    const { url } = await serve(() => undefined)
+    const fetches = countFetches()
     const config = providerConfig(url, { timeout: '50ms', retry: { enabled: true, max_attempts: 1, initial_backoff: '1ms', max_backoff: '1ms', backoff_multiplier: 1 } })
     await expect(new HttpConfigProvider(config).getActiveConfigs()).rejects.toThrow(/GET http:\/\/127\.0\.0\.1:\d+\/configs\/active failed: .*(timeout|aborted)/i)
-    expect(seen).toHaveLength(2)
+    expect(fetches.count).toBe(2)
   })
 
   it('backs the management API like the upstream wiremock test (wrapped responses)', async () => {

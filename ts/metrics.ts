@@ -68,7 +68,8 @@ export function createMetricsRegistry(source: MetricsSource): Registry {
   perConnector('iggy_connector_bytes_in_total', 'Payload bytes in (sources: from the plugin; sinks: from Iggy)', 'any', (s) => s.bytesIn)
   perConnector('iggy_connector_bytes_out_total', 'Payload bytes out (sources: to Iggy; sinks: to the plugin)', 'any', (s) => s.bytesOut)
   perConnector('iggy_connector_batches_total', 'Batches handled', 'any', (s) => s.batches)
-  perConnector('iggy_connector_dead_lettered_total', 'Messages sent to the dead-letter topic', 'sink', (s) => s.deadLettered)
+  perConnector('iggy_connector_dead_lettered_total', 'Messages sent to the dead-letter topic', 'any', (s) => s.deadLettered)
+  perConnector('iggy_connector_rejected_total', 'Messages the sink plugin rejected for their content', 'sink', (s) => s.rejected)
 
   const byKind = new Counter<Label | 'kind'>({
     name: 'iggy_connector_errors_by_kind_total',

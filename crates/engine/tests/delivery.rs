@@ -692,3 +692,53 @@ async fn given_disk_full_on_state_write_should_retry_the_write_without_duplicate
     drop(disk);
     broker.stop().await;
 }
+
+/// Item 8 for sources (the CDC path): a message the plugin marks as rejected goes to the
+/// dead-letter topic with the plugin's reason, never to the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_source_marking_messages_rejected_should_dead_letter_them_with_its_reason() {
+    let broker = Broker::start().await;
+    let dir = temp_dir("src-rejects");
+    let mut src = source(
+        "marks",
+        serde_json::json!({"total": 10, "batch_size": 10, "reject_every": 4}),
+        "srcrej",
+        "events",
+    );
+    src.dead_letter = dead_letter("srcrej-dlq", "rejected");
+    let engine = engine(&broker.address, &dir.join("state"), vec![src], vec![]);
+    engine.start().await.expect("starts");
+    assert!(wait_for(WAIT, || state_of(&dir, "marks") == Some(10)).await);
+    engine.stop(Duration::from_secs(5)).await;
+    let iggy = client(&broker.address).await;
+    let sent: Vec<u64> = read_all(&iggy, "srcrej", "events")
+        .await
+        .iter()
+        .map(|m| seq_of(std::str::from_utf8(&m.payload).unwrap()))
+        .collect();
+    assert_eq!(sent, [0, 1, 2, 4, 5, 6, 8, 9]);
+    let dlq = read_all(&iggy, "srcrej-dlq", "rejected").await;
+    let reasons: Vec<Option<String>> = dlq
+        .iter()
+        .map(|m| header(m, "iggy-connectors-error"))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            Some("cannot parse record 3".to_owned()),
+            Some("cannot parse record 7".to_owned())
+        ]
+    );
+    for message in &dlq {
+        assert_eq!(
+            header(message, "iggy-connectors-error-kind").as_deref(),
+            Some("rejected")
+        );
+        assert_eq!(
+            header(message, "iggy-connectors-rejected"),
+            None,
+            "marker removed"
+        );
+    }
+    broker.stop().await;
+}

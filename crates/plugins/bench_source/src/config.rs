@@ -27,6 +27,38 @@ pub struct BenchSourceConfig {
     pub payload_size: Option<u32>,
     /// Where to write the JSON summary at close (default: only logged).
     pub report_path: Option<String>,
+    /// `"deterministic"` (default): message ids from the sequence number, so a batch re-sent after
+    /// a crash keeps its ids; `"random"`: no id (the broker assigns one).
+    pub message_ids: Option<String>,
+    /// Mixed into deterministic ids (default `""`): one value per bench source sharing a topic.
+    pub id_namespace: Option<String>,
+}
+
+/// How message ids are set: from `(id_namespace, sequence number)`, or left to the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageIds {
+    Deterministic { namespace: String },
+    Random,
+}
+
+impl BenchSourceConfig {
+    /// `message_ids` and `id_namespace`, checked at open.
+    pub fn message_ids(&self) -> Result<MessageIds, Error> {
+        match self
+            .message_ids
+            .as_deref()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("deterministic") => Ok(MessageIds::Deterministic {
+                namespace: self.id_namespace.clone().unwrap_or_default(),
+            }),
+            Some("random") => Ok(MessageIds::Random),
+            Some(other) => Err(Error::InvalidConfig(format!(
+                "message_ids = {other:?} is not \"deterministic\" or \"random\""
+            ))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

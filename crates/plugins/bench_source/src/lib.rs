@@ -3,6 +3,8 @@
 //! hands the host owned buffers). State is the count of messages sent, staged in `poll` and
 //! committed on Ack. The plugin also times every batch from the moment `poll` hands it off to
 //! the host's Ack, and reports p50/p99 at close, because the engine keeps only counters.
+//! Message ids derive from the sequence number (`sent` + index in the batch), so a batch re-sent
+//! after a crash keeps its ids.
 
 mod config;
 mod report;
@@ -17,10 +19,23 @@ use iggy_connectors_sdk::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use config::{BenchSourceConfig, MIN_PAYLOAD_SIZE, Settings, generate};
+pub use config::{BenchSourceConfig, MIN_PAYLOAD_SIZE, MessageIds, Settings, generate};
 pub use report::{Recorder, Summary, percentile};
 
 source_connector!(BenchSource);
+
+/// Domain of deterministic ids (bump the version only to change the derivation on purpose).
+pub const ID_DOMAIN: &str = "bench_source/v1";
+
+/// The id of the message with sequence number `sequence` (0 = the first message ever).
+pub fn message_id(ids: &MessageIds, sequence: u64) -> Option<u128> {
+    match ids {
+        MessageIds::Deterministic { namespace } => Some(iggy_connectors_message_id::sequence_id(
+            ID_DOMAIN, namespace, sequence,
+        )),
+        MessageIds::Random => None,
+    }
+}
 
 /// Persisted state: MessagePack `[sent]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +48,8 @@ pub struct BenchSource {
     id: u32,
     config: BenchSourceConfig,
     settings: Option<Settings>,
+    /// How message ids are set (from the config at open).
+    ids: MessageIds,
     /// One batch of payloads, copied into every poll.
     pool: Vec<Vec<u8>>,
     inner: Mutex<Inner>,
@@ -61,6 +78,7 @@ impl BenchSource {
             id,
             config,
             settings: None,
+            ids: MessageIds::Random,
             pool: Vec::new(),
             inner: Mutex::new(Inner {
                 sent,
@@ -88,6 +106,7 @@ impl BenchSource {
 impl Source for BenchSource {
     async fn open(&mut self) -> Result<(), Error> {
         let settings = self.config.settings()?;
+        self.ids = self.config.message_ids()?;
         self.pool = generate(&settings);
         let batches = settings.count.div_ceil(settings.batch_size as u64) as usize;
         self.lock().recorder = Recorder::with_capacity(batches);
@@ -119,10 +138,12 @@ impl Source for BenchSource {
             });
         }
         let count = remaining.min(settings.batch_size as u64) as usize;
+        let first = inner.sent;
         let messages = self.pool[..count]
             .iter()
-            .map(|payload| ProducedMessage {
-                id: None,
+            .zip(first..)
+            .map(|(payload, sequence)| ProducedMessage {
+                id: message_id(&self.ids, sequence),
                 checksum: None,
                 timestamp: None,
                 origin_timestamp: None,
@@ -169,3 +190,6 @@ impl Source for BenchSource {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod id_tests;

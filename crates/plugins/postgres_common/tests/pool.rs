@@ -68,7 +68,9 @@ async fn given_abandoned_running_query_when_pool_shuts_down_should_end_every_ses
     let pids = sessions(&admin, &app).await;
     assert_eq!(pids.len(), 2, "idle + abandoned");
 
-    pool.shutdown(Duration::from_secs(30)).await.expect("sessions end");
+    pool.shutdown(Duration::from_secs(30))
+        .await
+        .expect("sessions end");
     let left: Vec<i32> = admin
         .query(
             "SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)",
@@ -79,5 +81,9 @@ async fn given_abandoned_running_query_when_pool_shuts_down_should_end_every_ses
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(left, Vec::<i32>::new(), "no session of the pool outlives shutdown");
+    assert_eq!(
+        left,
+        Vec::<i32>::new(),
+        "no session of the pool outlives shutdown"
+    );
 }

@@ -14,6 +14,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use iggy_connector_postgres_common::pool::Pool;
 use iggy_connector_postgres_common::quote::{quote_ident, quote_qualified};
@@ -428,7 +429,11 @@ impl PostgresSink {
 
     pub async fn close(&mut self) -> Result<(), SinkError> {
         if let Some(pool) = self.pool.take() {
-            pool.close();
+            // Cancel a query still running (a consume cut short by the stop) and wait until the
+            // server ended every session, so no insert keeps its locks after close returns.
+            if let Err(error) = pool.shutdown(Duration::from_secs(10)).await {
+                tracing::warn!("PostgreSQL sink {}: {error}", self.id);
+            }
         }
         let (stored, duplicates, rejected) = self.counters();
         tracing::info!(

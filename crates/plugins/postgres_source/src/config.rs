@@ -39,6 +39,9 @@ pub struct PostgresSourceConfig {
     pub verbose_logging: Option<bool>,
     pub max_retries: Option<u32>,
     pub retry_delay: Option<String>,
+    /// Ours: `"deterministic"` (default) or `"random"` (upstream's UUIDv4 per message); polling
+    /// mode only, CDC ids always come from the LSN.
+    pub message_ids: Option<String>,
 }
 
 fn string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
@@ -75,6 +78,15 @@ pub enum PayloadFormat {
     JsonDirect,
     /// `json` or absent/unknown with a payload column: the column's bytes, schema `json`.
     JsonBytes,
+}
+
+/// How polling mode sets message ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageIds {
+    /// From the row's identity (see `rows::message_id`): a re-read row keeps its id.
+    Deterministic,
+    /// A fresh UUIDv4 per message, as upstream: a re-read row is a new message to the sink.
+    Random,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +133,7 @@ pub struct Settings {
     pub capture_operations: Vec<Operation>,
     pub verbose: bool,
     pub retry: RetryPolicy,
+    pub message_ids: MessageIds,
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -226,6 +239,20 @@ impl PostgresSourceConfig {
         if mode == Mode::Polling && self.tables.is_empty() && custom_query.is_none() {
             return Err("plugin_config.tables is empty".into());
         }
+        let message_ids = match self
+            .message_ids
+            .as_deref()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("deterministic") => MessageIds::Deterministic,
+            Some("random") => MessageIds::Random,
+            Some(other) => {
+                return Err(format!(
+                    "plugin_config.message_ids = {other:?} is not \"deterministic\" or \"random\""
+                ));
+            }
+        };
         let tracking_column = non_empty(self.tracking_column).unwrap_or_else(|| "id".into());
         let primary_key = non_empty(self.primary_key_column);
         let batch_size = self.batch_size.unwrap_or(1000);
@@ -266,6 +293,7 @@ impl PostgresSourceConfig {
                     Duration::from_secs(1),
                 ),
             ),
+            message_ids,
         })
     }
 }
@@ -317,6 +345,7 @@ mod tests {
         assert_eq!(s.replication_slot, "iggy_slot");
         assert_eq!(s.capture_operations.len(), 3);
         assert_eq!(s.retry, RetryPolicy::new(3, Duration::from_secs(1)));
+        assert_eq!(s.message_ids, MessageIds::Deterministic);
     }
 
     #[test]
@@ -348,6 +377,16 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.contains("payload_format"), "{err}");
+        let err = parse(&format!(
+            r#"{{{base},"mode":"polling","message_ids":"v4"}}"#
+        ))
+        .unwrap_err();
+        assert!(err.contains("plugin_config.message_ids"), "{err}");
+        let s = parse(&format!(
+            r#"{{{base},"mode":"polling","message_ids":"Random"}}"#
+        ))
+        .unwrap();
+        assert_eq!(s.message_ids, MessageIds::Random);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use tokio_postgres::{Client, Column, Statement};
 use crate::config::Settings;
 use crate::decode::{Kind, RawValue, to_text};
 use crate::error::{Error, Result};
-use crate::rows::RowPlan;
+use crate::rows::{IdScope, RowPlan, TABLE_ID_DOMAIN};
 use crate::state::Cursor;
 
 /// How a table's rows are ordered and resumed.
@@ -143,6 +143,7 @@ impl Planner {
         }
         let (paging, key_column) = paging_of(client, &qualified, table, settings).await?;
         rows.pk = rows.columns.iter().position(|c| c.name == key_column);
+        rows.id_scope = id_scope(client, &qualified, table).await?;
         if rows.pk.is_none() && (paging != Paging::Tracking || needs_key(settings)) {
             return Err(Error::Config(format!(
                 "plugin_config.primary_key_column = {key_column:?} is not a column of table {table:?}"
@@ -167,6 +168,27 @@ impl Planner {
             .insert(table.to_string(), plan.clone());
         Ok(plan)
     }
+}
+
+/// The catalog's schema and name of a table or view, for message ids (so `users` and
+/// `public.users` in `tables` yield the same ids).
+async fn id_scope(client: &Client, qualified: &str, table: &str) -> Result<IdScope> {
+    let row = client
+        .query_one(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::text::regclass",
+            &[&qualified],
+        )
+        .await
+        .map_err(Error::db(format!(
+            "cannot read the schema of table {table:?}"
+        )))?;
+    Ok(IdScope {
+        domain: TABLE_ID_DOMAIN,
+        schema: row.get(0),
+        table: row.get(1),
+        unique_key: true,
+    })
 }
 
 /// delete_after_read / processed_column act on rows by key.
@@ -353,6 +375,7 @@ pub async fn fetch_custom(
     pool: &Pool,
     planner: &Planner,
     settings: &Settings,
+    table: &str,
     sql: &str,
 ) -> Result<Fetched> {
     with_retry(
@@ -385,8 +408,11 @@ pub async fn fetch_custom(
                 .await
                 .map_err(Error::db(format!("custom_query failed ({sql})")))?;
             // The operator's query does its own paging.
+            let mut rows_plan = RowPlan::new(statement.columns(), settings);
+            // Ids: the name the cursor is stored under; the content is hashed too (see rows).
+            rows_plan.id_scope.table = table.to_string();
             let plan = Arc::new(TablePlan {
-                rows: RowPlan::new(statement.columns(), settings),
+                rows: rows_plan,
                 select_list: String::new(),
                 paging: Paging::Tracking,
                 key_column: settings.primary_key_column.clone(),

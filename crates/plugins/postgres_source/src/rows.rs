@@ -1,11 +1,17 @@
 //! Result rows → messages (polling mode). One pass per row, JSON written straight into the
 //! payload buffer; the column plan (keys already JSON-escaped, decoders chosen) is built once per
 //! query shape, not per row.
+//!
+//! Message ids are derived from the row's identity (issue 20), so a row read again after a crash
+//! or a Nack (its batch reached Iggy, the cursor was not committed) carries the same id and an
+//! id-keyed sink drops the replay. See [`message_id`] for the derivation.
 
 use iggy_connectors_sdk::ProducedMessage;
 use tokio_postgres::{Column, Row};
 
-use crate::config::{PayloadFormat, Settings, to_snake_case};
+use iggy_connectors_message_id::IdBuilder;
+
+use crate::config::{MessageIds, PayloadFormat, Settings, to_snake_case};
 use crate::decode::{Kind, RawValue, to_text, write_json, write_json_str};
 use crate::error::{Error, Result};
 
@@ -16,12 +22,31 @@ pub struct ColumnPlan {
     pub kind: Kind,
 }
 
+/// Domain of ids of table rows: (schema, table, tracking value, key value).
+pub const TABLE_ID_DOMAIN: &str = "postgres_source/polling/v1";
+/// Domain of ids of `custom_query` rows: (table, tracking value, key value, row content).
+pub const CUSTOM_ID_DOMAIN: &str = "postgres_source/custom_query/v1";
+
+/// Where a row's message id comes from besides its own values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdScope {
+    pub domain: &'static str,
+    /// The table's schema and name as the catalog has them (`""` and the configured name for a
+    /// custom query), so `users` and `public.users` in `tables` give the same ids.
+    pub schema: String,
+    pub table: String,
+    /// The key column is known to be unique (a table's paging key): its value alone identifies
+    /// the row. Otherwise (custom queries) the row's content is part of the id too.
+    pub unique_key: bool,
+}
+
 /// How to turn rows of one query shape into messages.
 pub struct RowPlan {
     pub columns: Vec<ColumnPlan>,
     pub tracking: Option<usize>,
     pub pk: Option<usize>,
     pub payload: Option<usize>,
+    pub id_scope: IdScope,
 }
 
 impl RowPlan {
@@ -56,6 +81,12 @@ impl RowPlan {
             pk: find(&settings.primary_key_column),
             payload: settings.payload_column.as_deref().and_then(find),
             columns,
+            id_scope: IdScope {
+                domain: CUSTOM_ID_DOMAIN,
+                schema: String::new(),
+                table: String::new(),
+                unique_key: false,
+            },
         }
     }
 }
@@ -107,19 +138,43 @@ pub fn encode_rows(
             None => record(row, plan, settings.include_metadata, prefix, size_hint)?,
         };
         size_hint = payload.len() + 16;
-        if let Some(index) = plan.tracking
-            && let Some(value) = to_text(&plan.columns[index].kind, raw(row, index)?)
-        {
-            encoded.cursor = Some(value);
+        let tracking = match plan.tracking {
+            Some(index) => to_text(&plan.columns[index].kind, raw(row, index)?),
+            None => None,
+        };
+        // The key column's value when it is another column than the tracking one.
+        let key = match plan.pk {
+            Some(index) if plan.pk != plan.tracking => {
+                to_text(&plan.columns[index].kind, raw(row, index)?)
+            }
+            _ => None,
+        };
+        let id = match settings.message_ids {
+            MessageIds::Random => uuid::Uuid::new_v4().as_u128(),
+            MessageIds::Deterministic => {
+                // The data without the envelope, whose timestamp is the poll time.
+                let content = match plan.payload {
+                    None if settings.include_metadata => &payload[prefix.len()..],
+                    _ => &payload[..],
+                };
+                message_id(plan, tracking.as_deref(), key.as_deref(), content)
+            }
+        };
+        if collect_keys && plan.pk.is_some() {
+            let value = if plan.pk == plan.tracking {
+                tracking.clone()
+            } else {
+                key.clone()
+            };
+            if let Some(value) = value {
+                encoded.keys.push(value);
+            }
         }
-        if collect_keys
-            && let Some(index) = plan.pk
-            && let Some(key) = to_text(&plan.columns[index].kind, raw(row, index)?)
-        {
-            encoded.keys.push(key);
+        if tracking.is_some() {
+            encoded.cursor = tracking;
         }
         encoded.messages.push(ProducedMessage {
-            id: Some(uuid::Uuid::new_v4().as_u128()),
+            id: Some(id),
             checksum: None,
             timestamp: None,
             origin_timestamp: Some(origin_timestamp_us),
@@ -128,6 +183,34 @@ pub fn encode_rows(
         });
     }
     Ok(encoded)
+}
+
+/// A row's message id: xxh3-128 of (domain, schema, table, tracking value, key value), as a
+/// UUIDv8 (`iggy_connectors_message_id`). The key value is present only when the key column is
+/// another column than the tracking one (keyed paging). The row's content (its JSON data or
+/// payload column) is added when the values above may not identify it: a custom query (its
+/// columns are not known to be unique) or a NULL key.
+pub fn message_id(
+    plan: &RowPlan,
+    tracking: Option<&str>,
+    key: Option<&str>,
+    content: &[u8],
+) -> u128 {
+    let scope = &plan.id_scope;
+    let mut id = IdBuilder::new(scope.domain);
+    id.part(Some(scope.schema.as_bytes()))
+        .part(Some(scope.table.as_bytes()))
+        .part(tracking.map(str::as_bytes))
+        .part(key.map(str::as_bytes));
+    let key_value = if plan.pk.is_some() && plan.pk != plan.tracking {
+        key
+    } else {
+        tracking
+    };
+    if !scope.unique_key || key_value.is_none() {
+        id.part(Some(content));
+    }
+    id.finish()
 }
 
 fn raw(row: &Row, index: usize) -> Result<Option<&[u8]>> {

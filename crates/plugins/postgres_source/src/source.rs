@@ -201,7 +201,7 @@ impl PostgresSource {
                         settings.batch_size,
                         at,
                     );
-                    polling::fetch_custom(pool, &self.planner, settings, &sql).await?
+                    polling::fetch_custom(pool, &self.planner, settings, table, &sql).await?
                 }
                 None => {
                     polling::fetch_table(pool, &self.planner, settings, table, cursor.as_ref())

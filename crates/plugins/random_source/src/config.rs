@@ -18,6 +18,42 @@ pub struct RandomSourceConfig {
     pub messages_range: Option<(u32, u32)>,
     /// Length of the random alphanumeric `text` field (default 100).
     pub payload_size: Option<u32>,
+    /// `"deterministic"` (default): each message id is derived from its sequence number, so a
+    /// batch re-sent after a crash keeps its ids; `"random"`: no id (the broker assigns one), as
+    /// upstream.
+    pub message_ids: Option<String>,
+    /// Mixed into deterministic ids (default `""`): give each random source that writes into the
+    /// same topic its own value, or their sequence numbers yield the same ids.
+    pub id_namespace: Option<String>,
+}
+
+/// How message ids are set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageIds {
+    /// From `(id_namespace, sequence number)`, see `iggy_connectors_message_id::sequence_id`.
+    Deterministic { namespace: String },
+    /// None: the broker assigns a random id (upstream's behaviour).
+    Random,
+}
+
+impl RandomSourceConfig {
+    /// `message_ids` and `id_namespace`, checked at open.
+    pub fn message_ids(&self) -> Result<MessageIds, Error> {
+        match self
+            .message_ids
+            .as_deref()
+            .map(|m| m.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("deterministic") => Ok(MessageIds::Deterministic {
+                namespace: self.id_namespace.clone().unwrap_or_default(),
+            }),
+            Some("random") => Ok(MessageIds::Random),
+            Some(other) => Err(Error::InvalidConfig(format!(
+                "message_ids = {other:?} is not \"deterministic\" or \"random\""
+            ))),
+        }
+    }
 }
 
 /// Validated settings.

@@ -1,6 +1,8 @@
 //! `random_source`: produces random JSON messages, `{"id", "title", "name", "text"}`, like
 //! upstream's `iggy_connector_random_source`, with acknowledged state: the count of produced
 //! messages is staged in `poll` and committed only when the host acknowledges the batch.
+//! Message ids derive from the sequence number (`messages_produced` + index in the batch), so a
+//! batch produced again after a crash carries the same ids and an id-keyed sink drops it.
 
 mod config;
 
@@ -17,9 +19,12 @@ use rand::rngs::SmallRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde::{Deserialize, Serialize};
 
-pub use config::{RandomSourceConfig, Settings};
+pub use config::{MessageIds, RandomSourceConfig, Settings};
 
 source_connector!(RandomSource);
+
+/// Domain of deterministic ids (bump the version only to change the derivation on purpose).
+pub const ID_DOMAIN: &str = "random_source/v1";
 
 /// Persisted state: MessagePack `[messages_produced]`, as upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +37,8 @@ pub struct RandomSource {
     id: u32,
     config: RandomSourceConfig,
     settings: Option<Settings>,
+    /// How message ids are set (from the config at open).
+    ids: MessageIds,
     /// Messages acknowledged by the host (what a restart resumes from).
     produced: AtomicUsize,
     /// The total after the batch in flight, committed on Ack.
@@ -61,6 +68,7 @@ impl RandomSource {
             id,
             config,
             settings: None,
+            ids: MessageIds::Random,
             produced: AtomicUsize::new(produced),
             pending: Mutex::new(None),
         }
@@ -71,12 +79,28 @@ impl RandomSource {
         self.produced.load(Ordering::Acquire)
     }
 
-    fn generate(settings: &Settings, count: usize) -> Result<Vec<ProducedMessage>, Error> {
+    /// The id of the message with sequence number `sequence` (0 = the first message ever).
+    pub fn message_id(ids: &MessageIds, sequence: usize) -> Option<u128> {
+        match ids {
+            MessageIds::Deterministic { namespace } => Some(
+                iggy_connectors_message_id::sequence_id(ID_DOMAIN, namespace, sequence as u64),
+            ),
+            MessageIds::Random => None,
+        }
+    }
+
+    /// `count` messages, the first with sequence number `first`.
+    fn generate(
+        settings: &Settings,
+        ids: &MessageIds,
+        first: usize,
+        count: usize,
+    ) -> Result<Vec<ProducedMessage>, Error> {
         let mut rng = SmallRng::from_rng(&mut rand::rng());
         let mut text = String::with_capacity(settings.payload_size);
         let mut messages = Vec::with_capacity(count);
         let mut id_buffer = uuid::Uuid::encode_buffer();
-        for _ in 0..count {
+        for sequence in first..first + count {
             text.clear();
             text.extend(
                 Alphanumeric
@@ -96,7 +120,7 @@ impl RandomSource {
             let payload = serde_json::to_vec(&record)
                 .map_err(|error| Error::Serialization(error.to_string()))?;
             messages.push(ProducedMessage {
-                id: None,
+                id: Self::message_id(ids, sequence),
                 checksum: None,
                 timestamp: None,
                 origin_timestamp: None,
@@ -111,6 +135,7 @@ impl RandomSource {
 impl Source for RandomSource {
     async fn open(&mut self) -> Result<(), Error> {
         let settings = self.config.settings()?;
+        self.ids = self.config.message_ids()?;
         info!(
             "random source (id {}) opened: interval {:?}, {} messages so far, max {:?}",
             self.id,
@@ -143,7 +168,7 @@ impl Source for RandomSource {
         }
         let drawn = rand::rng().random_range(settings.min_messages..settings.max_messages);
         let count = (drawn as usize).min(remaining);
-        let messages = Self::generate(settings, count)?;
+        let messages = Self::generate(settings, &self.ids, produced, count)?;
         let staged = produced + count;
         let state = ConnectorState::encode(&RandomSourceState {
             messages_produced: staged,
@@ -180,3 +205,6 @@ impl Source for RandomSource {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod id_tests;

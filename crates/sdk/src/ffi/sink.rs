@@ -195,7 +195,9 @@ pub fn consume<T: Sink>(
         messages: decoded,
         mut rejected,
     } = decode_messages(&metadata, raw, T::DECODE_PAYLOADS);
-    let outcome = if decoded.is_empty() {
+    // Nothing left to store once every message was rejected by the decode; an empty batch
+    // still reaches `consume`, as with the 0.4.0 SDK.
+    let outcome = if decoded.is_empty() && !rejected.is_empty() {
         Some(Ok(Ok(ConsumeOutcome::all_stored())))
     } else {
         runtime().block_on(async {

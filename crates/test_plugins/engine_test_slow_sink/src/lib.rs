@@ -19,6 +19,15 @@ struct Config {
 
 static INSTANCES: LazyLock<Mutex<HashMap<u32, Config>>> = LazyLock::new(Default::default);
 
+fn bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if ptr.is_null() || len == 0 {
+        &[]
+    } else {
+        // SAFETY: the host guarantees the buffer for the duration of the call.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+}
+
 fn log(cb: LogCallback, level: u8, message: &str) {
     let target = "engine_test_slow_sink";
     cb(
@@ -48,12 +57,8 @@ pub extern "C" fn iggy_sink_open(
     log_cb: LogCallback,
 ) -> i32 {
     std::panic::catch_unwind(|| {
-        let text = if config_ptr.is_null() || config_len == 0 {
-            &b"null"[..]
-        } else {
-            // SAFETY: the host guarantees the buffer for the duration of the call.
-            unsafe { std::slice::from_raw_parts(config_ptr, config_len) }
-        };
+        let text = bytes(config_ptr, config_len);
+        let text = if text.is_empty() { &b"null"[..] } else { text };
         let Ok(config) = serde_json::from_slice::<Option<Config>>(text) else {
             return -1;
         };

@@ -7,7 +7,9 @@
 //! `total` (stop after this many, default unlimited), `batch_size` (default 10),
 //! `interval_ms` (pause between batches, default 0), `malformed_every` (every k-th message is
 //! not valid JSON, default never), `empty_every` (every k-th message has an empty payload,
-//! which Iggy refuses; default never), `schema` (default "json").
+//! which Iggy refuses; default never), `reject_every` (every k-th message is marked with
+//! `ProducedMessage::rejected`, reason `cannot parse record <seq>`; default never), `schema`
+//! (default "json").
 #![deny(clippy::all)]
 
 use std::collections::HashMap;
@@ -30,6 +32,7 @@ struct Config {
     interval_ms: Option<u64>,
     malformed_every: Option<u64>,
     empty_every: Option<u64>,
+    reject_every: Option<u64>,
     schema: Option<Schema>,
 }
 
@@ -133,6 +136,13 @@ fn batch(config: &Config, from: u64, count: u64) -> Vec<u8> {
             } else {
                 format!("{{\"seq\":{seq},\"source\":\"engine_test\"}}").into_bytes()
             };
+            let rejected = config
+                .reject_every
+                .is_some_and(|k| k > 0 && (seq + 1) % k == 0);
+            if rejected {
+                let reason = format!("cannot parse record {seq}");
+                return ProducedMessage::rejected(Some(seq as u128 + 1), payload, &reason);
+            }
             ProducedMessage {
                 id: Some(seq as u128 + 1),
                 checksum: None,
