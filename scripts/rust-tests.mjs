@@ -5,11 +5,11 @@
 // binaries side by side cuts the suite's wall time without changing any test. Each binary runs
 // with the working directory and environment `cargo test` would give it; its output is printed
 // in one piece when it ends. Every binary runs even after a failure (like --no-fail-fast), and
-// the exit status fails if any failed.
+// the exit status fails if any failed. Doc-tests are not run (the workspace has none).
 //
 //   node scripts/rust-tests.mjs [--jobs N]      (default: IGGY_TEST_JOBS or 3)
 import { execFileSync, spawn } from 'node:child_process'
-import { dirname, resolve } from 'node:path'
+import { basename, dirname, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
 const jobsArg = process.argv.indexOf('--jobs')
@@ -32,7 +32,7 @@ for (const line of output.split('\n')) {
   binaries.push({
     executable: message.executable,
     manifestDir: dirname(message.manifest_path),
-    name: `${message.package_id.split(/[#@ ]/).findLast((part) => part.length > 0)} ${message.target.kind.join(',')} ${message.target.name}`,
+    name: `${basename(dirname(message.manifest_path))}: ${message.target.kind.join(',')} ${message.target.name}`,
   })
 }
 
