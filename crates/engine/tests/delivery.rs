@@ -30,11 +30,19 @@ fn id(name: &str) -> Identifier {
     Identifier::named(name).expect("identifier")
 }
 
+/// The stream the engine configs of `common` use for `name` (unique to this run).
+fn stream_id(name: &str) -> Identifier {
+    id(&run_stream(name))
+}
+
 async fn create_topic(client: &IggyClient, stream: &str, topic: &str) {
-    client.create_stream(stream).await.expect("create stream");
+    client
+        .create_stream(&run_stream(stream))
+        .await
+        .expect("create stream");
     client
         .create_topic(
-            &id(stream),
+            &stream_id(stream),
             topic,
             1,
             CompressionAlgorithm::None,
@@ -58,7 +66,7 @@ async fn produce(client: &IggyClient, stream: &str, topic: &str, payloads: &[Str
         .collect();
     client
         .send_messages(
-            &id(stream),
+            &stream_id(stream),
             &id(topic),
             &Partitioning::partition_id(0),
             &mut messages,
@@ -71,7 +79,7 @@ async fn produce(client: &IggyClient, stream: &str, topic: &str, payloads: &[Str
 async fn read_all(client: &IggyClient, stream: &str, topic: &str) -> Vec<IggyMessage> {
     client
         .poll_messages(
-            &id(stream),
+            &stream_id(stream),
             &id(topic),
             Some(0),
             &Consumer::new(id("delivery-test-reader")),
@@ -88,7 +96,7 @@ async fn group_offset(client: &IggyClient, stream: &str, topic: &str, key: &str)
     client
         .get_consumer_offset(
             &Consumer::group(id(&format!("iggy-connect-sink-{key}"))),
-            &id(stream),
+            &stream_id(stream),
             &id(topic),
             Some(0),
         )
@@ -191,8 +199,8 @@ async fn given_sink_rejecting_messages_with_dead_letter_should_dead_letter_them_
             "offset = seq: one partition, produced in order"
         );
         assert_eq!(
-            header(message, "iggy-connectors-source-stream").as_deref(),
-            Some("rej")
+            header(message, "iggy-connectors-source-stream"),
+            Some(run_stream("rej"))
         );
     }
     engine.stop(Duration::from_secs(5)).await;
@@ -247,7 +255,7 @@ async fn given_dead_letter_send_failing_should_not_commit_until_the_message_is_d
     let engine = engine(&broker.address, &dir.join("state"), vec![], vec![snk]);
     engine.start().await.expect("starts");
     // The engine created the dead-letter topic at start; take it away.
-    iggy.delete_stream(&id("dlqdown-dlq"))
+    iggy.delete_stream(&stream_id("dlqdown-dlq"))
         .await
         .expect("delete");
     let mut batch = payloads(10, |_| false);
@@ -419,7 +427,7 @@ async fn given_sink_failing_to_open_should_leave_its_consumer_groups() {
     let iggy = client(&broker.address).await;
     create_topic(&iggy, "openfail", "a").await;
     iggy.create_topic(
-        &id("openfail"),
+        &stream_id("openfail"),
         "b",
         1,
         CompressionAlgorithm::None,
@@ -438,7 +446,11 @@ async fn given_sink_failing_to_open_should_leave_its_consumer_groups() {
     assert_eq!(stats.status, Status::Error);
     for topic in ["a", "b"] {
         let group = iggy
-            .get_consumer_group(&id("openfail"), &id(topic), &id("iggy-connect-sink-broken"))
+            .get_consumer_group(
+                &stream_id("openfail"),
+                &id(topic),
+                &id("iggy-connect-sink-broken"),
+            )
             .await
             .unwrap()
             .expect("the group was created by the join");
