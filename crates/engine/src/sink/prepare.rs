@@ -280,12 +280,12 @@ async fn external(
                     format!("transform '{name}' failed on the batch ({error}); running it message by message"),
                 );
             let mut outputs = Vec::with_capacity(sent.len());
-            for i in 0..sent.len() {
+            for (i, entry) in sent.iter_mut().enumerate() {
                 let one = batch(whole.messages.single(i));
                 match hook.transform(&one).await {
                     Ok(output) => outputs.push((output, one, Some(i))),
                     Err(error) => {
-                        if let Some((index, _)) = sent[i].take() {
+                        if let Some((index, _)) = entry.take() {
                             out.failed.push(Failure {
                                 index,
                                 kind: FailureKind::Transform,
