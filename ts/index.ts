@@ -12,7 +12,16 @@ export {
   type RuntimeState,
   type StatusEvent,
 } from './runtime'
-export type { Transform, TransformContext, TransformFunction, TransformModule } from './transforms/registry'
+export type {
+  BatchTransform,
+  BatchTransformFunction,
+  MessageTransform,
+  Transform,
+  TransformContext,
+  TransformFunction,
+  TransformModule,
+} from './transforms/registry'
+export { Batch, BatchMessage, BatchResultBuilder, type BatchResult, type MessageMeta } from './batch'
 export { ApiError, ConfigError, ProviderError, type ConfigIssue } from './errors'
 export type { LogFormat, LogLevel, LogRecord, LogSink } from './logger'
 export { createLogWriter, formatRecord } from './logger'
@@ -23,7 +32,7 @@ export { LocalConfigProvider } from './config/local-provider'
 export { HttpConfigProvider } from './config/http-provider'
 export { loadConfiguration, type LoadedConfiguration } from './config/index'
 export { bindingify } from './config/bindingify'
-export type { ConnectorStats, EngineOptions, JsBatch, JsMessage, LogEntry, PluginInfo, TestBrokerOptions } from './native'
+export type { BatchColumns, BatchResultColumns, ConnectorStats, EngineOptions, JsBatch, JsMessage, LogEntry, PluginInfo, TestBrokerOptions } from './native'
 
 /** The version of the native engine compiled into the addon. */
 export function engineVersion(): string {

@@ -11,7 +11,7 @@ import type { RuntimeConfig, RuntimeConfigInput } from './config/runtime-schema'
 import type { Env } from './env'
 import { ApiError, ConfigError, type ConfigIssue, formatIssue } from './errors'
 import { type LogRecord, type LogSink, Logger, nowMicros, toLogLevel } from './logger'
-import { type ConnectorStats, type EngineOptions, type JsBatch, type JsMessage, type LogEntry, native } from './native'
+import { type BatchColumns, type BatchResultColumns, type ConnectorStats, type EngineOptions, type LogEntry, native } from './native'
 import { redact } from './redact'
 import { type Transform, type TransformFunction, TransformRegistry } from './transforms/registry'
 
@@ -28,7 +28,7 @@ export function loggableOptions(options: EngineOptions): unknown {
 /** The part of the native Engine the runtime uses (a fake can stand in for tests). */
 export interface EngineLike {
   onLog(listener: (entry: LogEntry) => void): void
-  onTransform(handler: (batch: JsBatch) => Promise<JsMessage[]>): void
+  onTransformBatch(handler: (batch: BatchColumns) => Promise<BatchResultColumns>): void
   start(): Promise<ConnectorStats[]>
   stop(timeoutMs?: number): Promise<void>
   restartSource(key: string, options?: EngineOptions['sources'][number]): Promise<void>
@@ -232,7 +232,7 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
         ...(entry.connectorKey === undefined || entry.connectorKey === null ? {} : { connectorKey: entry.connectorKey }),
       }),
     )
-    engine.onTransform((batch) => this.#transforms.dispatch(batch))
+    engine.onTransformBatch((batch) => this.#transforms.dispatch(batch))
     this.#engine = engine
     const stats = await engine.start()
     this.#startTimeMicros = nowMicros()

@@ -7,6 +7,7 @@
 mod broker;
 mod engine;
 mod error;
+mod js_batch;
 mod options;
 mod plugin;
 mod stats;

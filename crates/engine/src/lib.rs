@@ -7,6 +7,7 @@
 pub mod config;
 mod dead_letter;
 pub mod error;
+pub mod external;
 pub mod ffi;
 mod iggy;
 mod inspect;
@@ -22,10 +23,13 @@ pub mod transforms;
 
 pub use config::*;
 pub use error::{EngineError, Result};
+pub use external::{
+    ExternalBatch, ExternalMessage, ExternalMessages, ExternalOutput, ExternalTransform,
+    OutputMessage, OutputPayload,
+};
 pub use inspect::{PluginInfo, inspect_plugin, parse_kind};
 pub use logs::{LogBus, LogEntry, LogLevel};
 pub use runtime::{DEFAULT_STOP_TIMEOUT, Engine};
-pub use stages::{ExternalBatch, ExternalMessage, ExternalTransform};
 pub use stats::{ConnectorKind, ConnectorStats, LastError, Status};
 
 /// The engine's version, reported by the CLI and the HTTP API.
