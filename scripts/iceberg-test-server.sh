@@ -88,7 +88,9 @@ POM
   cat "$cp_cache"
 }
 
-# moto's S3 server and pyiceberg (the independent reader), in a venv of their own.
+# moto's S3 server and pyiceberg (the independent reader), in a venv of their own. moto[s3]
+# plus flask/flask-cors is what `moto_server` needs for S3 (moto[server] would add every AWS
+# service's dependencies, ~170 MB more).
 venv() {
   if [ -x "$venv/bin/moto_server" ] && "$venv/bin/python" -c 'import pyiceberg, pyarrow' 2>/dev/null; then
     return
@@ -97,7 +99,7 @@ venv() {
   mkdir -p "$cache"
   python3 -m venv "$venv"
   PIP_CACHE_DIR="$HOME/.cache/pip" "$venv/bin/pip" install -q --disable-pip-version-check \
-    'moto[server]>=5.1,<5.3' 'pyiceberg[pyarrow,sql-sqlite]>=0.10,<0.13'
+    'moto[s3]>=5.1,<5.3' 'flask>=3,<4' 'flask-cors>=5,<7' 'pyiceberg[pyarrow,sql-sqlite]>=0.10,<0.13'
 }
 
 port_in_use() {
@@ -206,10 +208,10 @@ stop() {
 }
 
 case "$cmd" in
-  install) classpath >/dev/null; venv ;;
-  start) start ;;
-  stop) stop ;;
-  stop-catalog) stop_one catalog ;;
-  python) echo "$venv/bin/python" ;;
-  *) echo "usage: $0 install|start|stop|stop-catalog|python [--dir DIR] [--watch-pid PID]" >&2; exit 2 ;;
+  (install) classpath >/dev/null; venv ;;
+  (start) start ;;
+  (stop) stop ;;
+  (stop-catalog) stop_one catalog ;;
+  (python) echo "$venv/bin/python" ;;
+  (*) echo "usage: $0 install|start|stop|stop-catalog|python [--dir DIR] [--watch-pid PID]" >&2; exit 2 ;;
 esac

@@ -33,7 +33,7 @@ pub fn decode(schema: &SchemaRef, inputs: &[Option<&Value>]) -> Decoded {
     let mut candidates = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.iter().enumerate() {
         match input {
-            Some(value @ Value::Object(_)) => candidates.push(i),
+            Some(Value::Object(_)) => candidates.push(i),
             Some(_) => refused.push((i, "payload is JSON but not an object".to_string())),
             None => refused.push((i, "payload is not JSON (set the stream's schema to json)".into())),
         }

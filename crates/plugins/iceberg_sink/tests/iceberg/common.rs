@@ -190,6 +190,7 @@ pub async fn create_table(
         let _ = catalog.create_namespace(&ns, HashMap::new()).await;
     }
     let spec = UnboundPartitionSpec::builder()
+        .with_spec_id(0)
         .add_partition_field(7, "category", Transform::Identity)
         .unwrap()
         .add_partition_field(1, "id_bucket", Transform::Bucket(4))
