@@ -137,9 +137,11 @@ impl IcebergSinkConfig {
             }
             (None, None) => {}
             _ => {
-                return Err("plugin_config.store_access_key_id and store_secret_access_key must \
+                return Err(
+                    "plugin_config.store_access_key_id and store_secret_access_key must \
                             be set together (or both omitted for the default credential chain)"
-                    .into());
+                        .into(),
+                );
             }
         }
         if !self.store_url.trim().is_empty() {
@@ -218,7 +220,10 @@ mod tests {
     #[test]
     fn upstream_example_config_validates() {
         let s = base().validate().unwrap();
-        assert_eq!(s.tables, vec![TableIdent::from_strs(["test", "messages"]).unwrap()]);
+        assert_eq!(
+            s.tables,
+            vec![TableIdent::from_strs(["test", "messages"]).unwrap()]
+        );
         assert_eq!(s.properties["s3.endpoint"], "http://localhost:9000");
         assert_eq!(s.properties["s3.access-key-id"], "admin");
         assert_eq!(s.writer_id, DEFAULT_WRITER_ID);
@@ -228,7 +233,11 @@ mod tests {
     fn one_credential_without_the_other_is_refused() {
         let mut c = base();
         c.store_secret_access_key = None;
-        assert!(c.validate().unwrap_err().contains("store_secret_access_key"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .contains("store_secret_access_key")
+        );
     }
 
     #[test]
@@ -236,7 +245,10 @@ mod tests {
         assert!(parse_table("messages").is_err());
         assert!(parse_table("a..b").is_err());
         let t = parse_table("a.b.c").unwrap();
-        assert_eq!(t.namespace().as_ref(), &vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(
+            t.namespace().as_ref(),
+            &vec!["a".to_string(), "b".to_string()]
+        );
         assert_eq!(t.name(), "c");
     }
 

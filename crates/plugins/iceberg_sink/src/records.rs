@@ -35,12 +35,14 @@ pub fn decode(schema: &SchemaRef, inputs: &[Option<&Value>]) -> Decoded {
         match input {
             Some(Value::Object(_)) => candidates.push(i),
             Some(_) => refused.push((i, "payload is JSON but not an object".to_string())),
-            None => refused.push((i, "payload is not JSON (set the stream's schema to json)".into())),
+            None => refused.push((
+                i,
+                "payload is not JSON (set the stream's schema to json)".into(),
+            )),
         }
     }
-    let rows = |indexes: &[usize]| -> Vec<&Value> {
-        indexes.iter().filter_map(|&i| inputs[i]).collect()
-    };
+    let rows =
+        |indexes: &[usize]| -> Vec<&Value> { indexes.iter().filter_map(|&i| inputs[i]).collect() };
     if candidates.is_empty() {
         return Decoded {
             batch: None,
@@ -60,7 +62,10 @@ pub fn decode(schema: &SchemaRef, inputs: &[Option<&Value>]) -> Decoded {
     for i in candidates {
         match decode_all(schema, &rows(&[i])) {
             Ok(_) => accepted.push(i),
-            Err(reason) => refused.push((i, format!("payload does not fit the table schema: {reason}"))),
+            Err(reason) => refused.push((
+                i,
+                format!("payload does not fit the table schema: {reason}"),
+            )),
         }
     }
     refused.sort_by_key(|(i, _)| *i);
@@ -72,7 +77,10 @@ pub fn decode(schema: &SchemaRef, inputs: &[Option<&Value>]) -> Decoded {
             Ok(batch) => batch,
             Err(reason) => {
                 for &i in &accepted {
-                    refused.push((i, format!("payload does not fit the table schema: {reason}")));
+                    refused.push((
+                        i,
+                        format!("payload does not fit the table schema: {reason}"),
+                    ));
                 }
                 accepted.clear();
                 None
@@ -117,7 +125,16 @@ mod tests {
         let missing = json!({"name": "no id"});
         let wrong = json!({"id": "not a number", "name": "x"});
         let array = json!([1, 2]);
-        let d = decode(&schema(), &[Some(&good), Some(&missing), Some(&wrong), Some(&array), None]);
+        let d = decode(
+            &schema(),
+            &[
+                Some(&good),
+                Some(&missing),
+                Some(&wrong),
+                Some(&array),
+                None,
+            ],
+        );
         assert_eq!(d.accepted, vec![0]);
         assert_eq!(d.batch.unwrap().num_rows(), 1);
         let refused: Vec<usize> = d.refused.iter().map(|(i, _)| *i).collect();

@@ -80,7 +80,9 @@ impl IcebergSink {
 
     pub async fn open(&mut self) -> Result<(), SinkError> {
         let settings = self.config.clone().validate().map_err(SinkError::Config)?;
-        if !settings.properties.contains_key("s3.access-key-id") && settings.store_class == StoreClass::S3 {
+        if !settings.properties.contains_key("s3.access-key-id")
+            && settings.store_class == StoreClass::S3
+        {
             info!(
                 "Iceberg sink {}: no store credentials configured, using the default AWS \
                  credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, profile, ...)",
@@ -102,7 +104,9 @@ impl IcebergSink {
             .with_storage_factory(factory)
             .load("rest", props)
             .await
-            .map_err(|e| SinkError::Init(format!("REST catalog {}: {}", settings.uri, chain(&e))))?;
+            .map_err(|e| {
+                SinkError::Init(format!("REST catalog {}: {}", settings.uri, chain(&e)))
+            })?;
         // Static targets must exist: a target silently left out would drop its data.
         for ident in &settings.tables {
             catalog.load_table(ident).await.map_err(|e| {
@@ -161,11 +165,17 @@ impl IcebergSink {
         for (ident, indexes) in routes {
             let table = match opened.catalog.load_table(&ident).await {
                 Ok(table) => table,
-                Err(e) if e.kind() == ErrorKind::TableNotFound && opened.settings.tables.is_empty() => {
+                Err(e)
+                    if e.kind() == ErrorKind::TableNotFound
+                        && opened.settings.tables.is_empty() =>
+                {
                     for &i in &indexes {
                         rejections.insert(
                             messages[i].offset,
-                            format!("routed to table '{}', which does not exist", table_name(&ident)),
+                            format!(
+                                "routed to table '{}', which does not exist",
+                                table_name(&ident)
+                            ),
                         );
                     }
                     continue;
@@ -178,8 +188,16 @@ impl IcebergSink {
                     )));
                 }
             };
-            self.write_table(opened, &table, &key, &messages, &payloads, &indexes, &mut rejections)
-                .await?;
+            self.write_table(
+                opened,
+                &table,
+                &key,
+                &messages,
+                &payloads,
+                &indexes,
+                &mut rejections,
+            )
+            .await?;
         }
         Ok(rejections
             .into_iter()
@@ -253,8 +271,13 @@ impl IcebergSink {
             .max()
             .unwrap_or_default();
         let rows = batch.num_rows();
-        self.throttle(opened, table.identifier(), rows, batch.get_array_memory_size())
-            .await;
+        self.throttle(
+            opened,
+            table.identifier(),
+            rows,
+            batch.get_array_memory_size(),
+        )
+        .await;
         let files = writer::write_files(table, batch).await.map_err(|e| {
             SinkError::Transient(format!("writing data files for '{name}': {}", chain(&e)))
         })?;
@@ -266,7 +289,10 @@ impl IcebergSink {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(table.identifier().clone(), tokio::time::Instant::now());
-        tracing::debug!("Iceberg sink {}: committed {rows} row(s) to '{name}' up to offset {last}", self.id);
+        tracing::debug!(
+            "Iceberg sink {}: committed {rows} row(s) to '{name}' up to offset {last}",
+            self.id
+        );
         Ok(())
     }
 
@@ -312,7 +338,10 @@ fn route(
         let name = match payload.and_then(|p| p.get(field)) {
             Some(Value::String(s)) => s.clone(),
             Some(Value::Null) | None => {
-                rejections.insert(offset, format!("no route: field '{field}' is missing or null"));
+                rejections.insert(
+                    offset,
+                    format!("no route: field '{field}' is missing or null"),
+                );
                 continue;
             }
             Some(other) => other.to_string(),

@@ -9,9 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use iceberg::spec::{
-    NestedField, PrimitiveType, Schema, Transform, Type, UnboundPartitionSpec,
-};
+use iceberg::spec::{NestedField, PrimitiveType, Schema, Transform, Type, UnboundPartitionSpec};
 use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation};
 use iceberg_catalog_rest::{RestCatalog, RestCatalogBuilder};
 use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
@@ -52,7 +50,10 @@ pub fn servers() -> &'static Servers {
         let pid = std::process::id().to_string();
         let started = std::time::Instant::now();
         let urls = run_script(&["start", "--watch-pid", &pid]);
-        eprintln!("Iceberg catalog and S3 ready in {:?}: {urls}", started.elapsed());
+        eprintln!(
+            "Iceberg catalog and S3 ready in {:?}: {urls}",
+            started.elapsed()
+        );
         let mut urls = urls.split_whitespace().map(str::to_string);
         let (catalog, s3) = (urls.next().unwrap(), urls.next().unwrap());
         // The default-credential-chain test (upstream's) configures no keys: the sink then

@@ -53,8 +53,7 @@ async fn deliver(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn given_a_commit_whose_offset_was_never_stored_when_redelivered_should_hold_each_row_once()
-{
+async fn given_a_commit_whose_offset_was_never_stored_when_redelivered_should_hold_each_row_once() {
     let _catalog = shared_catalog();
     let ns = unique_name("eo");
     let table = create_table(&ns, "messages", false, None).await;
@@ -72,11 +71,14 @@ async fn given_a_commit_whose_offset_was_never_stored_when_redelivered_should_ho
     let read = read_table(&table);
     assert_rows_are(&read["rows"], 0..1000);
     let snapshots = read["snapshots"].as_array().unwrap();
-    assert_eq!(snapshots.len(), 2, "re-deliveries commit nothing: {snapshots:?}");
+    assert_eq!(
+        snapshots.len(),
+        2,
+        "re-deliveries commit nothing: {snapshots:?}"
+    );
     let last = &snapshots[1]["summary"];
     assert_eq!(
-        last["iggy-connectors.committed-offset.iggy-connectors:orders:created:1"],
-        "999",
+        last["iggy-connectors.committed-offset.iggy-connectors:orders:created:1"], "999",
         "{last}"
     );
 }
@@ -103,10 +105,26 @@ async fn given_payloads_that_do_not_fit_the_table_should_refuse_each_with_its_re
     let rejected = deliver(&sink, 1, messages).await;
     let offsets: Vec<u64> = rejected.iter().map(|r| r.offset).collect();
     assert_eq!(offsets, vec![1, 2, 3, 4], "{rejected:?}");
-    assert!(rejected[0].reason.contains("name"), "{}", rejected[0].reason);
-    assert!(rejected[1].reason.contains("two") || rejected[1].reason.contains("Int64"), "{}", rejected[1].reason);
-    assert!(rejected[2].reason.contains("not an object"), "{}", rejected[2].reason);
-    assert!(rejected[3].reason.contains("not JSON"), "{}", rejected[3].reason);
+    assert!(
+        rejected[0].reason.contains("name"),
+        "{}",
+        rejected[0].reason
+    );
+    assert!(
+        rejected[1].reason.contains("two") || rejected[1].reason.contains("Int64"),
+        "{}",
+        rejected[1].reason
+    );
+    assert!(
+        rejected[2].reason.contains("not an object"),
+        "{}",
+        rejected[2].reason
+    );
+    assert!(
+        rejected[3].reason.contains("not JSON"),
+        "{}",
+        rejected[3].reason
+    );
     assert!(rejected.iter().all(|r| r.reason.contains(&table)));
 
     let read = read_table(&table);
@@ -116,7 +134,10 @@ async fn given_payloads_that_do_not_fit_the_table_should_refuse_each_with_its_re
     let mut again = vec![consumed(0, Payload::Json(message(0)))];
     again.push(consumed(3, Payload::Json(json!([1, 2, 3]))));
     let rejected = deliver(&sink, 1, again).await;
-    assert_eq!(rejected.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(
+        rejected.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        vec![3]
+    );
     assert_eq!(read_table(&table)["snapshots"].as_array().unwrap().len(), 1);
 }
 
@@ -147,9 +168,21 @@ async fn given_dynamic_routing_should_write_each_message_to_the_table_it_names()
         vec![100, 101, 102],
         "{rejected:?}"
     );
-    assert!(rejected[0].reason.contains("does not exist"), "{}", rejected[0].reason);
-    assert!(rejected[1].reason.contains("target"), "{}", rejected[1].reason);
-    assert!(rejected[2].reason.contains("namespace"), "{}", rejected[2].reason);
+    assert!(
+        rejected[0].reason.contains("does not exist"),
+        "{}",
+        rejected[0].reason
+    );
+    assert!(
+        rejected[1].reason.contains("target"),
+        "{}",
+        rejected[1].reason
+    );
+    assert!(
+        rejected[2].reason.contains("namespace"),
+        "{}",
+        rejected[2].reason
+    );
     // The route field is not a column of the tables: pyiceberg's rows are the messages.
     assert_rows_are(&read_table(&a)["rows"], (0..100).filter(|i| i % 4 != 0));
     let read_b = read_table(&b);
@@ -157,7 +190,10 @@ async fn given_dynamic_routing_should_write_each_message_to_the_table_it_names()
     // Partitioned by category (i % 3) and bucket[4](id): several files, each one partition.
     let files = read_b["files"].as_array().unwrap();
     assert!(files.len() >= 3, "{files:?}");
-    let per_file: u64 = files.iter().map(|f| f["record_count"].as_u64().unwrap()).sum();
+    let per_file: u64 = files
+        .iter()
+        .map(|f| f["record_count"].as_u64().unwrap())
+        .sum();
     assert_eq!(per_file, 25);
 }
 

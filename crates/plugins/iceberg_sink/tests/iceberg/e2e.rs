@@ -179,12 +179,17 @@ async fn wait_settled(engine: &Engine, count: u64, timeout: Duration) -> Connect
 async fn upstream_scenarios_sink_runs_and_consumes_json_and_bulk_messages() {
     let _catalog = shared_catalog();
     let table = create_table(&unique_name("up"), "messages", false, None).await;
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let iggy = iggy_client(&broker).await;
     create_topic(&iggy).await;
     let engine = engine(&broker, sink(&plugin_config(&[&table], "s3"), None, None));
     let stats = engine.start().await.expect("engine starts");
-    assert!(stats.iter().all(|s| s.status == Status::Running), "{stats:#?}");
+    assert!(
+        stats.iter().all(|s| s.status == Status::Running),
+        "{stats:#?}"
+    );
     produce(&iggy, payloads(0..5)).await;
     wait_settled(&engine, 5, Duration::from_secs(60)).await;
     produce(&iggy, payloads(5..105)).await;
@@ -207,7 +212,9 @@ async fn upstream_scenario_default_credential_chain() {
     let keys = config.as_object_mut().unwrap();
     keys.remove("store_access_key_id");
     keys.remove("store_secret_access_key");
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let iggy = iggy_client(&broker).await;
     create_topic(&iggy).await;
     produce(&iggy, payloads(0..100)).await;
@@ -224,11 +231,16 @@ async fn hundred_thousand(store_class: &str, location: Option<String>) {
     const TOTAL: u64 = 100_000;
     let _catalog = shared_catalog();
     let table = create_table(&unique_name(store_class), "messages", true, location).await;
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let iggy = iggy_client(&broker).await;
     create_topic(&iggy).await;
     produce(&iggy, payloads(0..TOTAL)).await;
-    let engine = engine(&broker, sink(&plugin_config(&[&table], store_class), None, None));
+    let engine = engine(
+        &broker,
+        sink(&plugin_config(&[&table], store_class), None, None),
+    );
     let started = Instant::now();
     engine.start().await.expect("engine starts");
     let stats = wait_settled(&engine, TOTAL, Duration::from_secs(300)).await;
@@ -294,7 +306,9 @@ async fn given_committed_messages_when_the_runtime_replays_them_should_hold_each
     let _catalog = shared_catalog();
     let table = create_table(&unique_name("replay"), "messages", false, None).await;
     let config = plugin_config(&[&table], "s3");
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let iggy = iggy_client(&broker).await;
     create_topic(&iggy).await;
     produce(&iggy, payloads(0..TOTAL)).await;
@@ -312,7 +326,10 @@ async fn given_committed_messages_when_the_runtime_replays_them_should_hold_each
     broker.shutdown().await;
     let read = read_table(&table);
     assert_rows_are(&read["rows"], 0..TOTAL + 10);
-    assert_eq!(stats.consume_errors, 0, "skipping is not an error: {stats:?}");
+    assert_eq!(
+        stats.consume_errors, 0,
+        "skipping is not an error: {stats:?}"
+    );
     // The replay committed only the 10 new messages (one or two snapshots, by batch timing).
     let snapshots_after = read["snapshots"].as_array().unwrap().len();
     assert!(
@@ -327,7 +344,9 @@ async fn given_the_catalog_down_for_a_while_should_lose_and_duplicate_nothing() 
     const TOTAL: u64 = 6_000;
     let _catalog = exclusive_catalog();
     let table = create_table(&unique_name("outage"), "messages", false, None).await;
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let iggy = iggy_client(&broker).await;
     create_topic(&iggy).await;
     produce(&iggy, payloads(0..FIRST)).await;
@@ -339,7 +358,10 @@ async fn given_the_catalog_down_for_a_while_should_lose_and_duplicate_nothing() 
     produce(&iggy, payloads(FIRST..TOTAL)).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while sink_stats(&engine).consume_errors == 0 {
-        assert!(Instant::now() < deadline, "the sink never noticed the outage");
+        assert!(
+            Instant::now() < deadline,
+            "the sink never noticed the outage"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let during = sink_stats(&engine);
@@ -357,7 +379,9 @@ async fn given_the_catalog_down_for_a_while_should_lose_and_duplicate_nothing() 
 async fn given_payloads_that_do_not_fit_should_dead_letter_them_with_the_reason() {
     let _catalog = shared_catalog();
     let table = create_table(&unique_name("dlq"), "messages", false, None).await;
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let iggy = iggy_client(&broker).await;
     create_topic(&iggy).await;
     const MISSING: u64 = 3;
@@ -415,7 +439,10 @@ async fn given_payloads_that_do_not_fit_should_dead_letter_them_with_the_reason(
             .find(|m| header(m, "iggy-connectors-source-offset") == offset.to_string())
             .unwrap_or_else(|| panic!("no dead letter for offset {offset}"));
         let reason = header(letter, "iggy-connectors-error");
-        assert!(reason.contains(needle) || reason.contains("Int64"), "{reason}");
+        assert!(
+            reason.contains(needle) || reason.contains("Int64"),
+            "{reason}"
+        );
     }
 }
 
@@ -428,7 +455,9 @@ async fn given_a_trickle_and_a_commit_minimum_should_commit_once_per_interval() 
     let mut config = plugin_config(&[&table], "s3");
     config["min_commit_rows"] = json!(1000);
     config["commit_interval"] = json!("5s");
-    let broker = BrokerHandle::start(BrokerConfig::default()).await.expect("broker");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
     let iggy = iggy_client(&broker).await;
     create_topic(&iggy).await;
     let engine = engine(&broker, sink(&config, None, None));
@@ -447,5 +476,8 @@ async fn given_a_trickle_and_a_commit_minimum_should_commit_once_per_interval() 
     let read = read_table(&table);
     assert_rows_are(&read["rows"], 0..100);
     let snapshots = read["snapshots"].as_array().unwrap().len();
-    assert!(snapshots <= 3, "{snapshots} snapshots for 100 trickled messages");
+    assert!(
+        snapshots <= 3,
+        "{snapshots} snapshots for 100 trickled messages"
+    );
 }
