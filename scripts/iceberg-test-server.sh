@@ -13,7 +13,8 @@
 # (the default warehouse `s3://warehouse/`, on moto) and tables created with a `file://`
 # location (the local-filesystem warehouse tests). Its port is fixed: 8181 unless
 # ICEBERG_CATALOG_PORT says otherwise; the server has no host option. moto binds 127.0.0.1 on
-# a free port. `start` is idempotent and serialised with flock (one catalog per machine).
+# a free port. SQLite takes one writer at a time: the catalog gets one JDBC connection and a busy
+# timeout, so concurrent tests queue instead of failing with SQLITE_BUSY. `start` is idempotent and serialised with flock (one catalog per machine).
 # Maven's repository stays in ~/.m2 and the venv (moto[server], pyiceberg) in
 # ~/.cache/iggy-connectors-iceberg, so warm runs download nothing.
 set -euo pipefail
@@ -161,7 +162,7 @@ start_catalog() {
   cp="$(classpath)"
   s3="http://127.0.0.1:$(cat "$dir/s3.port")"
   env CATALOG_WAREHOUSE="s3://warehouse/" \
-    CATALOG_URI="jdbc:sqlite:file:$dir/catalog.db" \
+    CATALOG_URI="jdbc:sqlite:file:$dir/catalog.db?busy_timeout=10000" CATALOG_CLIENTS=1 \
     CATALOG_JDBC_USER=user CATALOG_JDBC_PASSWORD=password \
     CATALOG_IO__IMPL=org.apache.iceberg.io.ResolvingFileIO \
     CATALOG_S3_ENDPOINT="$s3" CATALOG_S3_PATH__STYLE__ACCESS=true \
