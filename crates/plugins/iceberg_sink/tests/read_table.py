@@ -1,5 +1,5 @@
 """Reads an Iceberg table back with pyiceberg (a reader nobody in this project wrote) and prints
-one JSON document: the rows (sorted by the `id` column when there is one), the snapshots'
+one JSON document: the rows as columns (sorted by the `id` column when there is one), the snapshots'
 summaries and every data file's partition and record count.
 
     python read_table.py CATALOG_URI S3_URL NAMESPACE.TABLE
@@ -44,7 +44,8 @@ def main() -> None:
         {"id": s.snapshot_id, "summary": s.summary.additional_properties if s.summary else {}}
         for s in table.snapshots()
     ]
-    out = {"rows": rows.to_pylist(), "files": files, "snapshots": snapshots}
+    # Columns, not a list of row dicts: much faster for 100 000 rows (the caller zips them).
+    out = {"columns": rows.to_pydict(), "files": files, "snapshots": snapshots}
     json.dump(out, sys.stdout, default=str)
 
 

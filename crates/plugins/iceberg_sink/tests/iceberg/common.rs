@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use iceberg::spec::{NestedField, PrimitiveType, Schema, Transform, Type, UnboundPartitionSpec};
 use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation};
@@ -76,17 +78,14 @@ pub fn servers() -> &'static Servers {
 
 /// Tests share the catalog (its port is fixed); the outage test takes it down, so it runs
 /// alone: the others hold this lock shared, it holds it exclusively.
-fn outage_lock() -> &'static RwLock<()> {
-    static LOCK: RwLock<()> = RwLock::new(());
-    &LOCK
+static OUTAGE_LOCK: RwLock<()> = RwLock::const_new(());
+
+pub async fn shared_catalog() -> RwLockReadGuard<'static, ()> {
+    OUTAGE_LOCK.read().await
 }
 
-pub fn shared_catalog() -> RwLockReadGuard<'static, ()> {
-    outage_lock().read().unwrap_or_else(|e| e.into_inner())
-}
-
-pub fn exclusive_catalog() -> RwLockWriteGuard<'static, ()> {
-    outage_lock().write().unwrap_or_else(|e| e.into_inner())
+pub async fn exclusive_catalog() -> RwLockWriteGuard<'static, ()> {
+    OUTAGE_LOCK.write().await
 }
 
 pub fn stop_catalog() {
@@ -222,14 +221,32 @@ pub fn read_table(table: &str) -> Value {
         .output()
         .expect("runs pyiceberg");
     assert!(output.status.success(), "pyiceberg could not read {table}");
-    serde_json::from_slice(&output.stdout).expect("pyiceberg output is JSON")
+    let mut read: Value = serde_json::from_slice(&output.stdout).expect("pyiceberg output is JSON");
+    // Columns → rows (objects keyed by column name).
+    let columns = read["columns"].as_object().expect("columns").clone();
+    let count = columns
+        .values()
+        .next()
+        .map_or(0, |c| c.as_array().unwrap().len());
+    let rows: Vec<Value> = (0..count)
+        .map(|i| {
+            Value::Object(
+                columns
+                    .iter()
+                    .map(|(name, values)| (name.clone(), values[i].clone()))
+                    .collect(),
+            )
+        })
+        .collect();
+    read["rows"] = Value::Array(rows);
+    read
 }
 
 /// The test message number `i` as the JSON the sink receives.
 pub fn message(i: u64) -> Value {
     json!({
         "id": i, "name": format!("user {i}"), "count": (i % 1000) as i32,
-        "amount": i as f64 * 0.25, "active": i % 2 == 0,
+        "amount": i as f64 * 0.25, "active": i.is_multiple_of(2),
         "timestamp": 1_700_000_000_000_000u64 + i, "category": format!("c{}", i % 3)
     })
 }

@@ -54,7 +54,7 @@ async fn deliver(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_a_commit_whose_offset_was_never_stored_when_redelivered_should_hold_each_row_once() {
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let ns = unique_name("eo");
     let table = create_table(&ns, "messages", false, None).await;
     let config = plugin_config(&[&table], "s3");
@@ -86,7 +86,7 @@ async fn given_a_commit_whose_offset_was_never_stored_when_redelivered_should_ho
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_payloads_that_do_not_fit_the_table_should_refuse_each_with_its_reason_and_commit_the_rest()
  {
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let ns = unique_name("bad");
     let table = create_table(&ns, "messages", true, None).await;
     let sink = open_sink(plugin_config(&[&table], "s3")).await;
@@ -143,7 +143,7 @@ async fn given_payloads_that_do_not_fit_the_table_should_refuse_each_with_its_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_dynamic_routing_should_write_each_message_to_the_table_it_names() {
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let ns = unique_name("route");
     let a = create_table(&ns, "a", false, None).await;
     let b = create_table(&ns, "b", true, None).await;
@@ -200,7 +200,7 @@ async fn given_dynamic_routing_should_write_each_message_to_the_table_it_names()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn given_two_writers_committing_to_one_table_at_once_should_retry_conflicts_and_keep_every_row()
  {
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let ns = unique_name("conflict");
     let table = create_table(&ns, "messages", false, None).await;
     let mut config = plugin_config(&[&table], "s3");

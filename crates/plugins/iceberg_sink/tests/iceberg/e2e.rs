@@ -177,7 +177,7 @@ async fn wait_settled(engine: &Engine, count: u64, timeout: Duration) -> Connect
 /// `…_handles_bulk_messages`: the sink runs, 5 then 100 messages land, no error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upstream_scenarios_sink_runs_and_consumes_json_and_bulk_messages() {
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let table = create_table(&unique_name("up"), "messages", false, None).await;
     let broker = BrokerHandle::start(BrokerConfig::default())
         .await
@@ -206,7 +206,7 @@ async fn upstream_scenarios_sink_runs_and_consumes_json_and_bulk_messages() {
 /// store credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (set by `servers()`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn upstream_scenario_default_credential_chain() {
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let table = create_table(&unique_name("chain"), "messages", false, None).await;
     let mut config = plugin_config(&[&table], "s3");
     let keys = config.as_object_mut().unwrap();
@@ -229,7 +229,7 @@ async fn upstream_scenario_default_credential_chain() {
 
 async fn hundred_thousand(store_class: &str, location: Option<String>) {
     const TOTAL: u64 = 100_000;
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let table = create_table(&unique_name(store_class), "messages", true, location).await;
     let broker = BrokerHandle::start(BrokerConfig::default())
         .await
@@ -303,7 +303,7 @@ async fn given_100000_messages_should_land_once_each_in_a_partitioned_table_on_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn given_committed_messages_when_the_runtime_replays_them_should_hold_each_row_once() {
     const TOTAL: u64 = 3_000;
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let table = create_table(&unique_name("replay"), "messages", false, None).await;
     let config = plugin_config(&[&table], "s3");
     let broker = BrokerHandle::start(BrokerConfig::default())
@@ -342,7 +342,7 @@ async fn given_committed_messages_when_the_runtime_replays_them_should_hold_each
 async fn given_the_catalog_down_for_a_while_should_lose_and_duplicate_nothing() {
     const FIRST: u64 = 2_000;
     const TOTAL: u64 = 6_000;
-    let _catalog = exclusive_catalog();
+    let _catalog = exclusive_catalog().await;
     let table = create_table(&unique_name("outage"), "messages", false, None).await;
     let broker = BrokerHandle::start(BrokerConfig::default())
         .await
@@ -377,7 +377,7 @@ async fn given_the_catalog_down_for_a_while_should_lose_and_duplicate_nothing() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn given_payloads_that_do_not_fit_should_dead_letter_them_with_the_reason() {
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let table = create_table(&unique_name("dlq"), "messages", false, None).await;
     let broker = BrokerHandle::start(BrokerConfig::default())
         .await
@@ -450,7 +450,7 @@ async fn given_payloads_that_do_not_fit_should_dead_letter_them_with_the_reason(
 /// waits out the interval, so it lands in a few snapshots instead of one per message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn given_a_trickle_and_a_commit_minimum_should_commit_once_per_interval() {
-    let _catalog = shared_catalog();
+    let _catalog = shared_catalog().await;
     let table = create_table(&unique_name("trickle"), "messages", false, None).await;
     let mut config = plugin_config(&[&table], "s3");
     config["min_commit_rows"] = json!(1000);
