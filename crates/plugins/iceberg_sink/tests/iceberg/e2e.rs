@@ -1,0 +1,483 @@
+//! End to end through the runtime: messages sent to Iggy (the embedded test broker) → engine →
+//! this sink loaded as a cdylib → Iceberg (REST catalog + S3 on moto, or a local directory),
+//! read back with pyiceberg. Upstream's scenarios (§9 "Tests") come first.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use iggy::prelude::*;
+use iggy_connectors_engine::{
+    ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, EngineConfig, IggyConfig, RetryConfig,
+    SinkConfig, SinkStreamConfig, Status,
+};
+use iggy_connectors_sdk::Schema;
+use iggy_test_broker::{BrokerConfig, BrokerHandle};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+const STREAM: &str = "iceberg";
+const TOPIC: &str = "messages";
+
+/// Builds the sink cdylib (the test harness only builds the rlib) and returns its path.
+fn plugin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = std::process::Command::new(cargo)
+                .args(["build", "-p", "iggy_connector_iceberg_sink"])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the Iceberg sink plugin failed");
+            let target = std::env::var("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| {
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target")
+                });
+            let path = target.join("debug").join(format!(
+                "{}iggy_connector_iceberg_sink{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            ));
+            assert!(path.exists(), "missing plugin {}", path.display());
+            path
+        })
+        .clone()
+}
+
+async fn iggy_client(broker: &BrokerHandle) -> IggyClient {
+    let client = IggyClient::builder()
+        .with_tcp()
+        .with_server_address(broker.address().to_string())
+        .build()
+        .expect("client");
+    client.connect().await.expect("connect");
+    client.login_user("iggy", "iggy").await.expect("login");
+    client
+}
+
+fn id(name: &str) -> Identifier {
+    Identifier::named(name).unwrap()
+}
+
+async fn create_topic(client: &IggyClient) {
+    client.create_stream(STREAM).await.expect("create stream");
+    client
+        .create_topic(
+            &id(STREAM),
+            TOPIC,
+            1,
+            CompressionAlgorithm::None,
+            None,
+            IggyExpiry::NeverExpire,
+            MaxTopicSize::ServerDefault,
+        )
+        .await
+        .expect("create topic");
+}
+
+/// Sends `payloads` to the topic's partition in batches of 1 000.
+async fn produce(client: &IggyClient, payloads: impl IntoIterator<Item = Vec<u8>>) {
+    let mut batch = Vec::with_capacity(1000);
+    let mut payloads = payloads.into_iter().peekable();
+    while payloads.peek().is_some() {
+        batch.clear();
+        batch.extend(payloads.by_ref().take(1000).map(|p| {
+            IggyMessage::builder()
+                .payload(Bytes::from(p))
+                .build()
+                .expect("message")
+        }));
+        client
+            .send_messages(
+                &id(STREAM),
+                &id(TOPIC),
+                &Partitioning::partition_id(0),
+                &mut batch,
+            )
+            .await
+            .expect("send");
+    }
+}
+
+fn payloads(ids: std::ops::Range<u64>) -> impl Iterator<Item = Vec<u8>> {
+    ids.map(|i| message(i).to_string().into_bytes())
+}
+
+fn sink(
+    plugin_config: &Value,
+    consumer_group: Option<&str>,
+    dead_letter: Option<DeadLetterConfig>,
+) -> SinkConfig {
+    SinkConfig {
+        key: "iceberg".into(),
+        name: "iceberg sink".into(),
+        path: plugin().display().to_string(),
+        config_dir: None,
+        version: 1,
+        plugin_config_json: plugin_config.to_string(),
+        transforms: vec![],
+        streams: vec![SinkStreamConfig {
+            stream: STREAM.into(),
+            topics: vec![TOPIC.into()],
+            schema: Schema::Json,
+            batch_length: 5000,
+            poll_interval: Duration::from_millis(5),
+            consumer_group: consumer_group.map(str::to_string),
+        }],
+        verbose: false,
+        retry: RetryConfig {
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(500),
+            multiplier: 2.0,
+            max_attempts: 0,
+        },
+        dead_letter,
+    }
+}
+
+fn engine(broker: &BrokerHandle, sink: SinkConfig) -> Engine {
+    Engine::new(EngineConfig {
+        iggy: IggyConfig {
+            address: broker.address().to_string(),
+            username: Some("iggy".into()),
+            password: Some("iggy".into()),
+            ..IggyConfig::default()
+        },
+        state_path: std::env::temp_dir().join(unique_name("iceberg_e2e_state")),
+        sources: vec![],
+        sinks: vec![sink],
+    })
+}
+
+fn sink_stats(engine: &Engine) -> ConnectorStats {
+    engine
+        .stats()
+        .into_iter()
+        .find(|s| s.kind == ConnectorKind::Sink)
+        .expect("sink stats")
+}
+
+/// Waits until the sink has settled `count` messages (stored or dead-lettered).
+async fn wait_settled(engine: &Engine, count: u64, timeout: Duration) -> ConnectorStats {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let stats = sink_stats(engine);
+        if stats.messages_out + stats.dead_lettered >= count {
+            return stats;
+        }
+        assert!(Instant::now() < deadline, "sink stuck: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Upstream's `iceberg_sink_initializes_and_runs`, `…_consumes_json_messages` and
+/// `…_handles_bulk_messages`: the sink runs, 5 then 100 messages land, no error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upstream_scenarios_sink_runs_and_consumes_json_and_bulk_messages() {
+    let _catalog = shared_catalog().await;
+    let table = create_table(&unique_name("up"), "messages", false, None).await;
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
+    let iggy = iggy_client(&broker).await;
+    create_topic(&iggy).await;
+    let engine = engine(&broker, sink(&plugin_config(&[&table], "s3"), None, None));
+    let stats = engine.start().await.expect("engine starts");
+    assert!(
+        stats.iter().all(|s| s.status == Status::Running),
+        "{stats:#?}"
+    );
+    produce(&iggy, payloads(0..5)).await;
+    wait_settled(&engine, 5, Duration::from_secs(60)).await;
+    produce(&iggy, payloads(5..105)).await;
+    let stats = wait_settled(&engine, 105, Duration::from_secs(60)).await;
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    assert!(stats.last_error.is_none(), "{stats:?}");
+    let read = read_table(&table);
+    assert_rows_are(&read["rows"], 0..105);
+    assert!(!read["snapshots"].as_array().unwrap().is_empty());
+}
+
+/// Upstream's `iceberg_sink_uses_default_credential_chain`: no keys in the plugin config, the
+/// store credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (set by `servers()`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upstream_scenario_default_credential_chain() {
+    let _catalog = shared_catalog().await;
+    let table = create_table(&unique_name("chain"), "messages", false, None).await;
+    let mut config = plugin_config(&[&table], "s3");
+    let keys = config.as_object_mut().unwrap();
+    keys.remove("store_access_key_id");
+    keys.remove("store_secret_access_key");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
+    let iggy = iggy_client(&broker).await;
+    create_topic(&iggy).await;
+    produce(&iggy, payloads(0..100)).await;
+    let engine = engine(&broker, sink(&config, None, None));
+    engine.start().await.expect("engine starts");
+    let stats = wait_settled(&engine, 100, Duration::from_secs(60)).await;
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    assert!(stats.last_error.is_none(), "{stats:?}");
+    assert_rows_are(&read_table(&table)["rows"], 0..100);
+}
+
+async fn hundred_thousand(store_class: &str, location: Option<String>) {
+    const TOTAL: u64 = 100_000;
+    let _catalog = shared_catalog().await;
+    let table = create_table(&unique_name(store_class), "messages", true, location).await;
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
+    let iggy = iggy_client(&broker).await;
+    create_topic(&iggy).await;
+    produce(&iggy, payloads(0..TOTAL)).await;
+    let engine = engine(
+        &broker,
+        sink(&plugin_config(&[&table], store_class), None, None),
+    );
+    let started = Instant::now();
+    engine.start().await.expect("engine starts");
+    let stats = wait_settled(&engine, TOTAL, Duration::from_secs(300)).await;
+    let elapsed = started.elapsed();
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    let read_started = Instant::now();
+    let read = read_table(&table);
+    eprintln!(
+        "{store_class}: {TOTAL} messages committed in {elapsed:?} ({:.0} msg/s), read back by pyiceberg in {:?}; {stats:?}",
+        TOTAL as f64 / elapsed.as_secs_f64(),
+        read_started.elapsed()
+    );
+    assert_eq!(stats.dead_lettered, 0, "{stats:?}");
+    assert_rows_are(&read["rows"], 0..TOTAL);
+    // Real partitions: every file holds one category and one id bucket, all 3 × 4 appear.
+    let files = read["files"].as_array().unwrap();
+    let mut partitions = std::collections::BTreeSet::new();
+    for file in files {
+        let category = file["partition"]["category"].as_str().unwrap().to_string();
+        let bucket = file["partition"]["id_bucket"].as_i64().unwrap();
+        partitions.insert((category, bucket));
+    }
+    assert_eq!(partitions.len(), 12, "{partitions:?}");
+    let per_category = |c: &str| {
+        read["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["category"] == c)
+            .count() as u64
+    };
+    let in_files = |c: &str| -> u64 {
+        files
+            .iter()
+            .filter(|f| f["partition"]["category"] == c)
+            .map(|f| f["record_count"].as_u64().unwrap())
+            .sum()
+    };
+    for c in ["c0", "c1", "c2"] {
+        assert_eq!(in_files(c), per_category(c), "files of partition {c}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_100000_messages_should_land_once_each_in_a_partitioned_table_on_s3() {
+    hundred_thousand("s3", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_100000_messages_should_land_once_each_in_a_partitioned_table_on_the_local_filesystem()
+ {
+    let dir = std::env::temp_dir().join(unique_name("iceberg_fs_warehouse"));
+    std::fs::create_dir_all(&dir).unwrap();
+    hundred_thousand("fs", Some(format!("file://{}", dir.display()))).await;
+}
+
+/// The exactly-once fault through the runtime: a consumer group with no stored offset gets
+/// every message again, as a runtime that died between the commit and the offset store would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_committed_messages_when_the_runtime_replays_them_should_hold_each_row_once() {
+    const TOTAL: u64 = 3_000;
+    let _catalog = shared_catalog().await;
+    let table = create_table(&unique_name("replay"), "messages", false, None).await;
+    let config = plugin_config(&[&table], "s3");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
+    let iggy = iggy_client(&broker).await;
+    create_topic(&iggy).await;
+    produce(&iggy, payloads(0..TOTAL)).await;
+    let first = engine(&broker, sink(&config, Some("first"), None));
+    first.start().await.expect("first engine starts");
+    wait_settled(&first, TOTAL, Duration::from_secs(120)).await;
+    first.stop(Duration::from_secs(10)).await;
+    let snapshots_before = read_table(&table)["snapshots"].as_array().unwrap().len();
+
+    let second = engine(&broker, sink(&config, Some("second"), None));
+    second.start().await.expect("second engine starts");
+    produce(&iggy, payloads(TOTAL..TOTAL + 10)).await;
+    let stats = wait_settled(&second, TOTAL + 10, Duration::from_secs(120)).await;
+    second.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    let read = read_table(&table);
+    assert_rows_are(&read["rows"], 0..TOTAL + 10);
+    assert_eq!(
+        stats.consume_errors, 0,
+        "skipping is not an error: {stats:?}"
+    );
+    // The replay committed only the 10 new messages (one or two snapshots, by batch timing).
+    let snapshots_after = read["snapshots"].as_array().unwrap().len();
+    assert!(
+        (snapshots_before + 1..=snapshots_before + 2).contains(&snapshots_after),
+        "{snapshots_before} → {snapshots_after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_the_catalog_down_for_a_while_should_lose_and_duplicate_nothing() {
+    const FIRST: u64 = 2_000;
+    const TOTAL: u64 = 6_000;
+    let _catalog = exclusive_catalog().await;
+    let table = create_table(&unique_name("outage"), "messages", false, None).await;
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
+    let iggy = iggy_client(&broker).await;
+    create_topic(&iggy).await;
+    produce(&iggy, payloads(0..FIRST)).await;
+    let engine = engine(&broker, sink(&plugin_config(&[&table], "s3"), None, None));
+    engine.start().await.expect("engine starts");
+    wait_settled(&engine, FIRST, Duration::from_secs(120)).await;
+
+    stop_catalog();
+    produce(&iggy, payloads(FIRST..TOTAL)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sink_stats(&engine).consume_errors == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the sink never noticed the outage"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let during = sink_stats(&engine);
+    start_catalog();
+    let stats = wait_settled(&engine, TOTAL, Duration::from_secs(120)).await;
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    eprintln!("outage: during {during:?}; after {stats:?}");
+    assert!(during.messages_out < TOTAL, "{during:?}");
+    assert_eq!(stats.status, Status::Running);
+    assert_rows_are(&read_table(&table)["rows"], 0..TOTAL);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_payloads_that_do_not_fit_should_dead_letter_them_with_the_reason() {
+    let _catalog = shared_catalog().await;
+    let table = create_table(&unique_name("dlq"), "messages", false, None).await;
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
+    let iggy = iggy_client(&broker).await;
+    create_topic(&iggy).await;
+    const MISSING: u64 = 3;
+    const WRONG: u64 = 7;
+    let all = (0..10u64).map(|i| match i {
+        MISSING => json!({"id": i, "count": 1}).to_string().into_bytes(),
+        WRONG => json!({"id": "seven", "name": "x"}).to_string().into_bytes(),
+        _ => message(i).to_string().into_bytes(),
+    });
+    produce(&iggy, all).await;
+    let engine = engine(
+        &broker,
+        sink(
+            &plugin_config(&[&table], "s3"),
+            None,
+            Some(DeadLetterConfig {
+                stream: "dlq".into(),
+                topic: "iceberg".into(),
+            }),
+        ),
+    );
+    engine.start().await.expect("engine starts");
+    let stats = wait_settled(&engine, 10, Duration::from_secs(60)).await;
+    engine.stop(Duration::from_secs(10)).await;
+    assert_eq!((stats.rejected, stats.dead_lettered), (2, 2), "{stats:?}");
+    assert_rows_are(
+        &read_table(&table)["rows"],
+        (0..10).filter(|i| *i != MISSING && *i != WRONG),
+    );
+    let letters = iggy
+        .poll_messages(
+            &id("dlq"),
+            &id("iceberg"),
+            Some(0),
+            &Consumer::new(id("reader")),
+            &PollingStrategy::offset(0),
+            10,
+            false,
+        )
+        .await
+        .expect("poll the dead-letter topic");
+    broker.shutdown().await;
+    assert_eq!(letters.messages.len(), 2);
+    let header = |m: &IggyMessage, key: &str| -> String {
+        let headers = m.user_headers_map().unwrap().expect("headers");
+        headers
+            .get(&<HeaderKey as std::str::FromStr>::from_str(key).unwrap())
+            .map(|v| v.as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {key} header in {headers:?}"))
+    };
+    for (offset, needle) in [(MISSING, "name"), (WRONG, "seven")] {
+        let letter = letters
+            .messages
+            .iter()
+            .find(|m| header(m, "iggy-connectors-source-offset") == offset.to_string())
+            .unwrap_or_else(|| panic!("no dead letter for offset {offset}"));
+        let reason = header(letter, "iggy-connectors-error");
+        assert!(
+            reason.contains(needle) || reason.contains("Int64"),
+            "{reason}"
+        );
+    }
+}
+
+/// `min_commit_rows` + `commit_interval`: a slow trickle piles up in Iggy while a small batch
+/// waits out the interval, so it lands in a few snapshots instead of one per message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_a_trickle_and_a_commit_minimum_should_commit_once_per_interval() {
+    let _catalog = shared_catalog().await;
+    let table = create_table(&unique_name("trickle"), "messages", false, None).await;
+    let mut config = plugin_config(&[&table], "s3");
+    config["min_commit_rows"] = json!(1000);
+    config["commit_interval"] = json!("5s");
+    let broker = BrokerHandle::start(BrokerConfig::default())
+        .await
+        .expect("broker");
+    let iggy = iggy_client(&broker).await;
+    create_topic(&iggy).await;
+    let engine = engine(&broker, sink(&config, None, None));
+    engine.start().await.expect("engine starts");
+    produce(&iggy, payloads(0..1)).await;
+    wait_settled(&engine, 1, Duration::from_secs(60)).await;
+    // One message per send, as a trickle: the first waits out the interval since the first
+    // commit, the other 98 arrive meanwhile (sends take milliseconds) and form the next batch.
+    for i in 1..100 {
+        produce(&iggy, payloads(i..i + 1)).await;
+    }
+    let stats = wait_settled(&engine, 100, Duration::from_secs(60)).await;
+    engine.stop(Duration::from_secs(10)).await;
+    broker.shutdown().await;
+    assert!(stats.last_error.is_none(), "{stats:?}");
+    let read = read_table(&table);
+    assert_rows_are(&read["rows"], 0..100);
+    let snapshots = read["snapshots"].as_array().unwrap().len();
+    assert!(
+        snapshots <= 3,
+        "{snapshots} snapshots for 100 trickled messages"
+    );
+}
