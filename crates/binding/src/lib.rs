@@ -7,6 +7,7 @@
 mod broker;
 mod engine;
 mod error;
+mod operator;
 mod options;
 mod plugin;
 mod stats;

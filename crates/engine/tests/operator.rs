@@ -390,3 +390,50 @@ async fn given_backlog_should_report_lag_from_iggy_until_the_sink_commits_it() {
     engine.stop(Duration::from_secs(5)).await;
     broker.stop().await;
 }
+
+/// Issue 19: a source's tap shows what the plugin produced (before) and what went to Iggy
+/// (after its transforms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_source_tap_should_see_plugin_payloads_before_and_iggy_payloads_after() {
+    let broker = Broker::start().await;
+    let dir = temp_dir("tap-source");
+    let mut src = source(
+        "tapsrc",
+        serde_json::json!({"total": 5, "batch_size": 5}),
+        "tapsrc",
+        "events",
+    );
+    src.transforms = vec![transform(
+        "add_fields",
+        serde_json::json!({"enabled": true, "fields": [{"key": "env", "value": {"static": "prod"}}]}),
+    )];
+    let engine = engine(&broker.address, &dir.join("state"), vec![src], vec![]);
+    let before = engine
+        .tap(ConnectorKind::Source, "tapsrc", TapStage::Before)
+        .expect("tap before");
+    let after = engine
+        .tap(ConnectorKind::Source, "tapsrc", TapStage::After)
+        .expect("tap after");
+    engine.start().await.expect("starts");
+    let mut seen_before = Vec::new();
+    while seen_before.len() < 5 {
+        seen_before.extend(before.next(10).await);
+    }
+    let mut seen_after = Vec::new();
+    while seen_after.len() < 5 {
+        seen_after.extend(after.next(10).await);
+    }
+    let iggy = client(&broker.address).await;
+    let stored = read_all(&iggy, "tapsrc", "events").await;
+    assert_eq!(stored.len(), 5);
+    for ((b, a), s) in seen_before.iter().zip(&seen_after).zip(&stored) {
+        let mut plugin: serde_json::Value = serde_json::from_slice(&b.payload).unwrap();
+        assert!(plugin.get("env").is_none());
+        plugin["env"] = serde_json::json!("prod");
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&a.payload).unwrap(), plugin);
+        assert_eq!(a.payload, s.payload.to_vec(), "after = what Iggy stored");
+        assert_eq!((a.stream.as_str(), a.topic.as_str()), (run_stream("tapsrc").as_str(), "events"));
+    }
+    engine.stop(Duration::from_secs(5)).await;
+    broker.stop().await;
+}
