@@ -126,6 +126,12 @@ async function status(runtime: OperatorRuntime): Promise<StatusJson> {
 export function registerOperatorRoutes(app: FastifyInstance, runtime: OperatorRuntime): void {
   app.get('/status', async () => status(runtime))
 
+  // Open taps end when the server closes (a stopping runtime must not wait on a listener).
+  const taps = new Set<() => void>()
+  app.addHook('preClose', async () => {
+    for (const end of [...taps]) end()
+  })
+
   const tools = (kind: ConnectorKind, key: string): OperatorTools => {
     if (runtime.connector(kind, key) === undefined) throw new ApiError(404, `${kind}_not_found`, `${kind} with key: ${key} was not found.`)
     const t = runtime.operatorTools?.()
@@ -196,22 +202,30 @@ export function registerOperatorRoutes(app: FastifyInstance, runtime: OperatorRu
       } catch (error) {
         return sendError(reply, error)
       }
-      await streamTap(request, reply, tap, limit)
+      await streamTap(request, reply, tap, limit, taps)
     })
   }
 }
 
 /** Sends tapped messages as server-sent events until the client goes or `limit` is reached. */
-async function streamTap(request: FastifyRequest, reply: FastifyReply, tap: ReturnType<OperatorTools['tap']>, limit: number | undefined): Promise<void> {
+async function streamTap(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  tap: ReturnType<OperatorTools['tap']>,
+  limit: number | undefined,
+  taps: Set<() => void>,
+): Promise<void> {
   reply.hijack()
   reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
   // A comment line at once, so the client knows the tap is listening.
   reply.raw.write(': listening\n\n')
   let open = true
-  request.raw.on('close', () => {
+  const end = () => {
     open = false
     tap.close()
-  })
+  }
+  request.raw.on('close', end)
+  taps.add(end)
   let sent = 0
   while (open && (limit === undefined || sent < limit)) {
     const messages = await tap.next(limit === undefined ? 100 : Math.min(100, limit - sent))
@@ -223,5 +237,6 @@ async function streamTap(request: FastifyRequest, reply: FastifyReply, tap: Retu
   }
   const dropped = tap.dropped()
   tap.close()
-  if (open) reply.raw.end(`event: end\ndata: ${JSON.stringify({ sent, dropped })}\n\n`)
+  taps.delete(end)
+  if (!reply.raw.writableEnded) reply.raw.end(`event: end\ndata: ${JSON.stringify({ sent, dropped })}\n\n`)
 }

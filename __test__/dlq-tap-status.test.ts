@@ -1,7 +1,8 @@
 // Operator commands end to end: a runtime (real engine, embedded broker, test plugins, HTTP API
 // with an api key) started here, and `dlq`, `tap`, `status` run through the CLI entry point
 // against its API.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 
@@ -15,7 +16,6 @@ import { ConnectorsRuntime } from '../ts/runtime'
 import { waitFor } from './helpers/cli'
 import { testPlugin } from './helpers/plugins'
 import { freePort } from './helpers/ports'
-import { tmpDir } from './helpers/tmp'
 
 const API_KEY = 'operator-test-key'
 
@@ -43,6 +43,9 @@ let broker: NativeTestBroker
 let runtime: ConnectorsRuntime
 let url: string
 let output: string
+let dir: string | undefined
+/** Warnings and errors of the runtime, shown when a wait times out. */
+const logs: string[] = []
 /** While true the TS transform `gate` throws on everything (an outage); then only on seq % 100 == 0. */
 let broken = true
 const stream = `ops_${process.pid}`
@@ -61,11 +64,14 @@ beforeAll(async () => {
   broker = await startTestBroker()
   const http = await freePort()
   url = `http://127.0.0.1:${http}`
-  const dir = tmpDir({
-    'connectors/source.toml': `type = "source"\nkey = "gen"\nenabled = true\nversion = 0\nname = "Gen"\npath = "${testPlugin('engine_test_source')}"\n\n[[streams]]\nstream = "${stream}"\ntopic = "events"\nschema = "json"\ncreate_stream = true\ncreate_topic = true\n\n[plugin_config]\ntotal = 1000\nbatch_size = 100\n`,
-  })
+  // Not tmpDir(): that one is removed after each test, and this runtime serves them all.
+  dir = mkdtempSync(join(tmpdir(), 'iggy-connectors-operator-'))
+  mkdirSync(join(dir, 'connectors'))
+  writeFileSync(
+    join(dir, 'connectors/source.toml'),
+    `type = "source"\nkey = "gen"\nenabled = true\nversion = 0\nname = "Gen"\npath = "${testPlugin('engine_test_source')}"\n\n[[streams]]\nstream = "${stream}"\ntopic = "events"\nschema = "json"\ncreate_stream = true\ncreate_topic = true\n\n[plugin_config]\ntotal = 1000\nbatch_size = 100\n`,
+  )
   output = join(dir, 'recorded.tsv')
-  const { writeFileSync } = await import('node:fs')
   writeFileSync(
     join(dir, 'connectors/sink.toml'),
     `type = "sink"\nkey = "ops"\nenabled = true\nversion = 0\nname = "Ops"\npath = "${testPlugin('engine_test_sink')}"\n\n[[streams]]\nstream = "${stream}"\ntopics = ["events"]\nschema = "json"\nbatch_length = 100\n\n[dead_letter]\nstream = "${stream}_dlq"\ntopic = "failed"\n\n[transforms.gate]\nenabled = true\non_error = "dead_letter"\n\n[transforms.add_fields]\nenabled = true\nfields = [{ key = "tapped", value = { static = "yes" } }]\n\n[plugin_config]\noutput = "${output}"\n`,
@@ -79,6 +85,9 @@ beforeAll(async () => {
     },
     env: {},
   })
+  runtime.on('log', (r) => {
+    if (r.level === 'warn' || r.level === 'error') logs.push(`${r.level} ${r.connectorKey ?? '-'} ${r.message}`)
+  })
   runtime.registerTransform('gate', (messages) => {
     if (broken) throw new Error('downstream registry unavailable')
     if (messages.some((m) => (JSON.parse(m.payload.toString()) as { seq: number }).seq % 100 === 0)) throw new Error('still failing')
@@ -90,6 +99,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await runtime?.stop()
   await broker?.stop()
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
 })
 
 describe('operator commands against a running runtime', () => {
@@ -130,7 +140,7 @@ describe('operator commands against a running runtime', () => {
       expect(l.error).toContain('downstream registry unavailable')
     }
     const text = await cli(['dlq', 'list', '--connector', 'ops', '--from', '998'])
-    expect(text.stdout).toMatch(/^p0 #998 .* transform {2}ops_\d+\/events p0 #998 {2}transform 'gate' failed: Error: downstream registry unavailable/m)
+    expect(text.stdout).toMatch(/^p0 #998 .* transform {2}ops_\d+\/events p0 #998 {2}transform 'gate' failed: downstream registry unavailable$/m)
     expect(text.stdout).toContain('2 dead letter(s)')
     const show = await cli(['dlq', 'show', '7', '--connector', 'ops'])
     expect(show.code).toBe(0)
@@ -145,7 +155,7 @@ describe('operator commands against a running runtime', () => {
     expect(replay.stdout).toBe('replayed 1000 of 1000; skipped: 0 parked, 0 not matching, 0 unreplayable\n')
     expect(replay.stderr).toMatch(/replaying \[#+-*\] \d+% \d+\/1000 read/)
 
-    await waitFor(() => `${sinkStats().parked} ${recorded().length}`, (s) => s === '10 990', 60_000)
+    await waitFor(() => `${sinkStats().parked} ${recorded().length}\n${logs.slice(-5).join('\n')}`, (s) => s.startsWith('10 990\n'), 60_000)
     const seqs = recorded().map((p) => (JSON.parse(p) as { seq: number }).seq).sort((a, b) => a - b)
     expect(seqs).toEqual([...Array(1000).keys()].filter((s) => s % 100 !== 0))
     expect(sinkStats().deadLettered).toBe(1010)
@@ -190,7 +200,9 @@ describe('operator commands against a running runtime', () => {
     expect(lines.find((l) => l.key === 'ops')).toMatchObject({ lag: 0, end: 2000, messages_in: 2000, dead_lettered: 1010, parked: 10 })
     expect(lines.find((l) => l.key === 'gen')).toMatchObject({ messages_out: 1000, lag: null })
     const text = await cli(['status', '--interval', '1ms'])
-    expect(text.stdout).toMatch(/^sink {2}ops +running +in 0\.0\/s {2}out 0\.0\/s {2}lag 0 {2}errors \d+ {2}dead 1010 \(10 parked\)$/m)
+    const errors = engine.find((e) => e.key === 'ops')?.errors
+    expect(text.stdout).toMatch(new RegExp(`^sink +ops +running +in 0\\.0/s {2}out 0\\.0/s {2}lag 0 {2}errors ${errors} {2}dead 1010 \\(10 parked\\)$`, 'm'))
+    expect(text.stdout).toMatch(/^source +gen +running +in 0\.0\/s {2}out 0\.0\/s {2}errors 0 {2}dead 0$/m)
   })
 
   it('taps the exact payloads before and after the transforms', { timeout: 60_000 }, async () => {
