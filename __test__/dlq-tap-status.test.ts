@@ -19,17 +19,19 @@ import { freePort } from './helpers/ports'
 
 const API_KEY = 'operator-test-key'
 
+function collector(append: (s: string) => void): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      append(chunk.toString())
+      done()
+    },
+  })
+}
+
 function capture(): { io: { stdout: Writable; stderr: Writable }; out: () => string; err: () => string } {
   let out = ''
   let err = ''
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        append(chunk.toString())
-        done()
-      },
-    })
-  return { io: { stdout: sink((s) => (out += s)), stderr: sink((s) => (err += s)) }, out: () => out, err: () => err }
+  return { io: { stdout: collector((s) => (out += s)), stderr: collector((s) => (err += s)) }, out: () => out, err: () => err }
 }
 
 /** Runs the CLI in this process against the test runtime's API. */
@@ -156,7 +158,7 @@ describe('operator commands against a running runtime', () => {
     expect(replay.stderr).toMatch(/replaying \[#+-*\] \d+% \d+\/1000 read/)
 
     await waitFor(() => `${sinkStats().parked} ${recorded().length}\n${logs.slice(-5).join('\n')}`, (s) => s.startsWith('10 990\n'), 60_000)
-    const seqs = recorded().map((p) => (JSON.parse(p) as { seq: number }).seq).sort((a, b) => a - b)
+    const seqs = recorded().map((p) => (JSON.parse(p) as { seq: number }).seq).toSorted((a, b) => a - b)
     expect(seqs).toEqual([...Array(1000).keys()].filter((s) => s % 100 !== 0))
     expect(sinkStats().deadLettered).toBe(1010)
 

@@ -88,7 +88,7 @@ export function replayOptions(body: unknown): ReplayOptions {
   return options
 }
 
-async function status(runtime: OperatorRuntime): Promise<StatusJson> {
+async function statusReport(runtime: OperatorRuntime): Promise<StatusJson> {
   const tools = runtime.operatorTools?.()
   const connectors = await Promise.all(
     runtime.stats().map(async (s): Promise<StatusConnectorJson> => {
@@ -124,12 +124,12 @@ async function status(runtime: OperatorRuntime): Promise<StatusJson> {
 }
 
 export function registerOperatorRoutes(app: FastifyInstance, runtime: OperatorRuntime): void {
-  app.get('/status', async () => status(runtime))
+  app.get('/status', async () => statusReport(runtime))
 
   // Open taps end when the server closes (a stopping runtime must not wait on a listener).
   const taps = new Set<() => void>()
   app.addHook('preClose', async () => {
-    for (const end of [...taps]) end()
+    for (const end of taps) end()
   })
 
   const tools = (kind: ConnectorKind, key: string): OperatorTools => {
@@ -219,18 +219,20 @@ async function streamTap(
   reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
   // A comment line at once, so the client knows the tap is listening.
   reply.raw.write(': listening\n\n')
-  let open = true
+  const state = { open: true }
   const end = () => {
-    open = false
+    state.open = false
     tap.close()
   }
   request.raw.on('close', end)
   taps.add(end)
   let sent = 0
-  while (open && (limit === undefined || sent < limit)) {
-    const messages = await tap.next(limit === undefined ? 100 : Math.min(100, limit - sent))
-    for (const message of messages) {
-      if (!open || (limit !== undefined && sent >= limit)) break
+  const wanted = limit ?? Number.POSITIVE_INFINITY
+  for (;;) {
+    if (!state.open || sent >= wanted) break
+    const messages = await tap.next(Math.min(100, wanted - sent))
+    for (const message of messages.slice(0, wanted - sent)) {
+      if (!state.open) break
       reply.raw.write(`event: message\ndata: ${JSON.stringify(tapMessageJson(message))}\n\n`)
       sent++
     }

@@ -18,13 +18,16 @@ export interface StatusLine extends StatusConnectorJson {
   rate_out: number
 }
 
+function rate(now: number, then: number | undefined, seconds: number): number {
+  return then === undefined ? 0 : Math.max(0, now - then) / seconds
+}
+
 /** Rates between two samples; connectors matched by kind and key. */
 export function withRates(first: StatusJson, second: StatusJson): StatusLine[] {
   const seconds = Math.max(1e-6, (second.timestamp - first.timestamp) / 1e6)
   return second.connectors.map((c) => {
     const before = first.connectors.find((b) => b.kind === c.kind && b.key === c.key)
-    const rate = (now: number, then: number | undefined) => (then === undefined ? 0 : Math.max(0, now - then) / seconds)
-    return { ...c, rate_in: rate(c.messages_in, before?.messages_in), rate_out: rate(c.messages_out, before?.messages_out) }
+    return { ...c, rate_in: rate(c.messages_in, before?.messages_in, seconds), rate_out: rate(c.messages_out, before?.messages_out, seconds) }
   })
 }
 

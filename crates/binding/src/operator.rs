@@ -100,7 +100,8 @@ pub struct JsPartitionLag {
 }
 
 /// `(progress) => void`, weak so it never keeps Node alive.
-type ProgressFn = ThreadsafeFunction<JsReplayProgress, (), JsReplayProgress, napi::Status, false, true>;
+type ProgressFn =
+    ThreadsafeFunction<JsReplayProgress, (), JsReplayProgress, napi::Status, false, true>;
 
 fn kind(kind: &str) -> Result<core::ConnectorKind> {
     core::parse_kind(kind).default_error()
@@ -110,7 +111,9 @@ fn offset(value: Option<f64>, name: &str) -> Result<Option<u64>> {
     match value {
         None => Ok(None),
         Some(v) if v >= 0.0 && v.fract() == 0.0 && v <= 2f64.powi(53) => Ok(Some(v as u64)),
-        Some(v) => Err(invalid(format!("{name}: expected a non-negative integer, got {v}"))),
+        Some(v) => Err(invalid(format!(
+            "{name}: expected a non-negative integer, got {v}"
+        ))),
     }
 }
 
@@ -221,8 +224,11 @@ impl Engine {
     /// its transforms. Close the tap when done: an open tap copies every message.
     #[napi]
     pub fn tap(&self, kind_name: String, key: String, stage: String) -> Result<Tap> {
-        let stage = core::TapStage::parse(&stage)
-            .ok_or_else(|| invalid(format!("stage: expected \"before\" or \"after\", got \"{stage}\"")))?;
+        let stage = core::TapStage::parse(&stage).ok_or_else(|| {
+            invalid(format!(
+                "stage: expected \"before\" or \"after\", got \"{stage}\""
+            ))
+        })?;
         let subscription = self
             .inner
             .tap(kind(&kind_name)?, &key, stage)

@@ -128,7 +128,11 @@ pub(crate) fn count_parked(ctx: &crate::sink::SinkContext, letters: &[Letter]) {
 }
 
 fn header_map(message: &IggyMessage) -> BTreeMap<HeaderKey, HeaderValue> {
-    message.user_headers_map().ok().flatten().unwrap_or_default()
+    message
+        .user_headers_map()
+        .ok()
+        .flatten()
+        .unwrap_or_default()
 }
 
 fn record(partition: u32, message: &IggyMessage) -> DeadLetterRecord {
@@ -251,7 +255,9 @@ impl Engine {
         if let Some(id) = only
             && ends.is_empty()
         {
-            return Err(iggy_error(format!("the dead-letter topic has no partition {id}")));
+            return Err(iggy_error(format!(
+                "the dead-letter topic has no partition {id}"
+            )));
         }
         Ok((ids, ends))
     }
@@ -450,7 +456,10 @@ impl Engine {
 
 /// The message to send back: same id and payload, the user's headers without the runtime's
 /// dead-letter headers, marked with where the copy came from.
-fn replay_message(message: &IggyMessage, replay_of: &str) -> std::result::Result<IggyMessage, String> {
+fn replay_message(
+    message: &IggyMessage,
+    replay_of: &str,
+) -> std::result::Result<IggyMessage, String> {
     let mut headers: BTreeMap<HeaderKey, HeaderValue> = header_map(message)
         .into_iter()
         .filter(|(k, _)| !k.as_str().is_ok_and(|k| k.starts_with(HEADER_PREFIX)))

@@ -114,7 +114,7 @@ impl ExternalTransform for Gate {
         }
         let poisoned = batch.messages.iter().any(|m| {
             serde_json::from_slice::<serde_json::Value>(&m.payload)
-                .is_ok_and(|v| v["seq"].as_u64().is_some_and(|s| s % 100 == 0))
+                .is_ok_and(|v| v["seq"].as_u64().is_some_and(|s| s.is_multiple_of(100)))
         });
         if poisoned {
             return Err("TypeError: still failing".to_owned());
@@ -127,8 +127,7 @@ impl ExternalTransform for Gate {
 /// parked and a second replay does not send them again; a replay to another topic marks every
 /// message and strips the dead-letter headers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn given_1000_dead_letters_when_replayed_should_deliver_each_once_and_park_repeat_failures()
-{
+async fn given_1000_dead_letters_when_replayed_should_deliver_each_once_and_park_repeat_failures() {
     let broker = Broker::start().await;
     let dir = temp_dir("dlq-replay");
     let output = dir.join("out.txt");
@@ -170,13 +169,25 @@ async fn given_1000_dead_letters_when_replayed_should_deliver_each_once_and_park
     for (index, letter) in listed.iter().enumerate() {
         assert_eq!(letter.offset, index as u64);
         assert_eq!(letter.origin_offset, Some(index as u64));
-        assert_eq!(letter.origin_stream.as_deref(), Some(run_stream("replay").as_str()));
+        assert_eq!(
+            letter.origin_stream.as_deref(),
+            Some(run_stream("replay").as_str())
+        );
         assert_eq!(letter.origin_topic.as_deref(), Some("events"));
         assert_eq!(letter.origin_partition, Some(0));
         assert_eq!(letter.error_kind.as_deref(), Some("transform"));
-        assert!(letter.error.as_deref().unwrap().contains("schema registry unavailable"));
+        assert!(
+            letter
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("schema registry unavailable")
+        );
         assert!(!letter.parked);
-        assert_eq!(std::str::from_utf8(&letter.payload).unwrap(), payloads[index]);
+        assert_eq!(
+            std::str::from_utf8(&letter.payload).unwrap(),
+            payloads[index]
+        );
     }
     let filtered = engine
         .dead_letters(
@@ -208,19 +219,29 @@ async fn given_1000_dead_letters_when_replayed_should_deliver_each_once_and_park
         )
         .await
         .expect("replay");
-    assert_eq!((first.total, first.scanned, first.replayed), (1000, 1000, 1000));
+    assert_eq!(
+        (first.total, first.scanned, first.replayed),
+        (1000, 1000, 1000)
+    );
     assert!(first.done);
-    assert!(reports.len() >= 3, "progress before, per batch and at the end");
+    assert!(
+        reports.len() >= 3,
+        "progress before, per batch and at the end"
+    );
     assert!(reports.windows(2).all(|w| w[0].replayed <= w[1].replayed));
     assert_eq!(reports.last(), Some(&first));
 
     // 990 delivered exactly once; the 10 still failing are dead-lettered again, parked.
-    assert!(wait_for(WAIT, || stats().parked == 10 && read_lines(&output).len() == 990).await);
+    assert!(
+        wait_for(WAIT, || stats().parked == 10
+            && read_lines(&output).len() == 990)
+        .await
+    );
     let mut delivered: Vec<String> = read_lines(&output).into_iter().map(|l| l.payload).collect();
     delivered.sort_by_key(|p| seq_of(p));
     let expected: Vec<String> = payloads
         .iter()
-        .filter(|p| seq_of(p) % 100 != 0)
+        .filter(|p| !seq_of(p).is_multiple_of(100))
         .cloned()
         .collect();
     assert_eq!(delivered, expected);
@@ -228,11 +249,17 @@ async fn given_1000_dead_letters_when_replayed_should_deliver_each_once_and_park
     let dlq = read_all(&iggy, "replay-dlq", "failed").await;
     assert_eq!(dlq.len(), 1010);
     for parked in &dlq[1000..] {
-        assert_eq!(header(parked, "iggy-connectors-parked").as_deref(), Some("true"));
+        assert_eq!(
+            header(parked, "iggy-connectors-parked").as_deref(),
+            Some("true")
+        );
         let replay_of = header(parked, "iggy-connectors-replay-of").expect("replay mark");
         let origin: u64 = replay_of.rsplit('/').next().unwrap().parse().unwrap();
-        assert_eq!(seq_of(std::str::from_utf8(&parked.payload).unwrap()), origin);
-        assert_eq!(origin % 100, 0);
+        assert_eq!(
+            seq_of(std::str::from_utf8(&parked.payload).unwrap()),
+            origin
+        );
+        assert!(origin.is_multiple_of(100));
     }
 
     // Replaying again resumes after the first replay and skips the parked letters: no loop.
@@ -330,7 +357,8 @@ async fn given_tap_listeners_should_see_exact_payloads_before_and_after_transfor
     while seen_after.len() < 3 {
         seen_after.extend(after.next(10).await);
     }
-    let text = |m: &iggy_connectors_engine::TapMessage| String::from_utf8(m.payload.clone()).unwrap();
+    let text =
+        |m: &iggy_connectors_engine::TapMessage| String::from_utf8(m.payload.clone()).unwrap();
     assert_eq!(seen_before.iter().map(text).collect::<Vec<_>>(), payloads);
     let transformed: Vec<serde_json::Value> = seen_after
         .iter()
@@ -430,9 +458,15 @@ async fn given_source_tap_should_see_plugin_payloads_before_and_iggy_payloads_af
         let mut plugin: serde_json::Value = serde_json::from_slice(&b.payload).unwrap();
         assert!(plugin.get("env").is_none());
         plugin["env"] = serde_json::json!("prod");
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&a.payload).unwrap(), plugin);
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&a.payload).unwrap(),
+            plugin
+        );
         assert_eq!(a.payload, s.payload.to_vec(), "after = what Iggy stored");
-        assert_eq!((a.stream.as_str(), a.topic.as_str()), (run_stream("tapsrc").as_str(), "events"));
+        assert_eq!(
+            (a.stream.as_str(), a.topic.as_str()),
+            (run_stream("tapsrc").as_str(), "events")
+        );
     }
     engine.stop(Duration::from_secs(5)).await;
     broker.stop().await;

@@ -196,7 +196,14 @@ async fn deliver(
         partition: polled.partition_id,
     };
 
-    ctx.stats.tap.publish(TapStage::Before, || tap::polled(&stream.stream, topic, polled, (0..polled.messages.len()).map(|i| (i, None))));
+    ctx.stats.tap.publish(TapStage::Before, || {
+        tap::polled(
+            &stream.stream,
+            topic,
+            polled,
+            (0..polled.messages.len()).map(|i| (i, None)),
+        )
+    });
     let mut attempt = 0u32;
     let prepared = loop {
         let failure = match prepare(shared, stream.schema, &stream.stream, topic, polled).await {
@@ -226,7 +233,17 @@ async fn deliver(
     {
         return Done::Stopped;
     }
-    ctx.stats.tap.publish(TapStage::After, || tap::polled(&stream.stream, topic, polled, prepared.ready.iter().map(|r| (r.index, r.payload.as_deref()))));
+    ctx.stats.tap.publish(TapStage::After, || {
+        tap::polled(
+            &stream.stream,
+            topic,
+            polled,
+            prepared
+                .ready
+                .iter()
+                .map(|r| (r.index, r.payload.as_deref())),
+        )
+    });
     if prepared.ready.is_empty() {
         return Done::Committed;
     }
