@@ -35,6 +35,30 @@ export declare class Engine {
   /** Stop, then start with the given options (or the current ones). */
   restartSink(key: string, options?: SinkConnectorOptions | undefined | null): Promise<void>
   stats(): Array<ConnectorStats>
+  /** Dead-lettered messages of a connector with their reason and origin. */
+  deadLetters(kindName: string, key: string, query?: DeadLetterQueryOptions | undefined | null): Promise<Array<JsDeadLetter>>
+  /**
+   * Replays dead letters to their origin (or `targetStream`/`targetTopic`), marked so a
+   * second failure parks them; `onProgress` gets a report after every batch.
+   */
+  replayDeadLetters(kindName: string, key: string, options: ReplayOptions, onProgress?: (progress: JsReplayProgress) => void): Promise<JsReplayProgress>
+  /**
+   * Starts listening to a connector's messages before (`"before"`) or after (`"after"`)
+   * its transforms. Close the tap when done: an open tap copies every message.
+   */
+  tap(kindName: string, key: string, stage: string): Tap
+  /** A sink's lag per partition, read from Iggy. */
+  sinkLag(key: string): Promise<Array<JsPartitionLag>>
+}
+
+/** A live tap on one connector (from `Engine.tap`). */
+export declare class Tap {
+  /** Waits for the next messages (at most `max`, default 100); `[]` once closed. */
+  next(max?: number | undefined | null): Promise<Array<JsTapMessage>>
+  /** Messages this tap lost because it was read too slowly. */
+  dropped(): number
+  /** Stops listening (a pending `next` resolves with `[]`). */
+  close(): void
 }
 
 /** The embedded development/test broker (NOT for production). */
@@ -121,6 +145,8 @@ export interface ConnectorStats {
   rejected: number
   /** Dropped by transforms on purpose. */
   filtered: number
+  /** Replayed dead letters that failed again and were parked (see `dlq replay`). */
+  parked: number
   /** Sinks: sum over partitions of (current_offset - committed offset). */
   lag?: number
   lastError?: LastError
@@ -129,6 +155,17 @@ export interface ConnectorStats {
 export interface DeadLetterOptions {
   stream: string
   topic: string
+}
+
+export interface DeadLetterQueryOptions {
+  /** One partition of the dead-letter topic (default: all). */
+  partition?: number
+  /** First offset (default 0). */
+  from?: number
+  /** Most letters returned (default 100). */
+  limit?: number
+  /** Only letters whose reason or error kind contains this (case-insensitive). */
+  reason?: string
 }
 
 /** Fully resolved runtime config handed to the engine. */
@@ -169,6 +206,30 @@ export interface JsBatch {
   messages: Array<JsMessage>
 }
 
+export interface JsDeadLetter {
+  partition: number
+  offset: number
+  /** u128 as decimal. */
+  id: string
+  /** When it was dead-lettered, microseconds. */
+  timestampMicros: number
+  error?: string
+  /** decode | transform | rejected | build | encode */
+  errorKind?: string
+  originStream?: string
+  originTopic?: string
+  originPartition?: number
+  originOffset?: number
+  originConnector?: string
+  /** Set when this letter is a replayed message that failed again. */
+  replayOf?: string
+  parked: boolean
+  /** The original payload was empty (the stored copy holds one zero byte). */
+  emptyPayload: boolean
+  headers: Array<Array<string>>
+  payload: Buffer
+}
+
 /** A message handed to a per-message TS transform (`Engine.onTransform`). */
 export interface JsMessage {
   /** u128 as decimal. */
@@ -180,6 +241,37 @@ export interface JsMessage {
   /** String-kind headers only. */
   headers?: Record<string, string>
   /** The payload bytes (JSON text for schema json). */
+  payload: Buffer
+}
+
+export interface JsPartitionLag {
+  stream: string
+  topic: string
+  partition: number
+  /** Messages in the partition. */
+  end: number
+  /** The group's stored offset, if any. */
+  committed?: number
+  lag: number
+}
+
+export interface JsReplayProgress {
+  total: number
+  scanned: number
+  replayed: number
+  skippedParked: number
+  skippedFiltered: number
+  skippedUnreplayable: number
+  done: boolean
+}
+
+export interface JsTapMessage {
+  stream: string
+  topic: string
+  partition?: number
+  offset?: number
+  /** u128 as decimal. */
+  id: string
   payload: Buffer
 }
 
@@ -210,6 +302,20 @@ export interface PluginInfo {
   /** Exports iggy_source_handle_v2 + iggy_source_batch_result. */
   batchResultAbi: boolean
   symbols: Array<string>
+}
+
+export interface ReplayOptions {
+  partition?: number
+  /** First offset; without it the replay resumes after the previous replay. */
+  from?: number
+  /** Last offset, inclusive (default: the end when the replay starts). */
+  to?: number
+  reason?: string
+  /** Replay to this stream and topic instead of each letter's origin. */
+  targetStream?: string
+  targetTopic?: string
+  /** Replay parked letters too. */
+  includeParked?: boolean
 }
 
 export interface RetryOptions {

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Engine = nativeBinding.Engine
+module.exports.Tap = nativeBinding.Tap
 module.exports.TestBroker = nativeBinding.TestBroker
 module.exports.engineVersion = nativeBinding.engineVersion
 module.exports.inspectPlugin = nativeBinding.inspectPlugin

@@ -9,6 +9,7 @@ import { ConfigError, formatIssue } from './errors'
 import { InitConflictError, initProject } from './init/index'
 import { type LogSink, Logger, createLogWriter } from './logger'
 import { type NativeTestBroker, native } from './native'
+import { isOperatorCommand, runOperatorCommand } from './commands/index'
 import { bundledPluginDirs, listBundledPlugins } from './plugins'
 import { ConnectorsRuntime } from './runtime'
 import { TransformRegistry } from './transforms/registry'
@@ -33,6 +34,9 @@ Usage:
   iggy-connectors validate [--config <path>]              check config and plugins, exit 0/1
   iggy-connectors plugins                                 list the plugins bundled with this package
   iggy-connectors broker [--address 127.0.0.1:8090]       run the embedded test broker
+  iggy-connectors dlq list|show|replay --connector <key>  read and replay dead letters (running runtime)
+  iggy-connectors tap <source|sink> <key> [--stage before|after] [--limit N]  print messages live
+  iggy-connectors status [--interval 1s]                  one line per connector (running runtime)
   iggy-connectors --version | --help
 
 Options:
@@ -287,6 +291,8 @@ function runPlugins(io: Io): number {
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: readonly string[], io: Io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  // The operator commands talk to a running runtime and parse their own options (--help each).
+  if (isOperatorCommand(argv[0])) return runOperatorCommand(argv[0], argv.slice(1), process.env, io)
   let values
   let positionals: string[]
   try {

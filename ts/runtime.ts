@@ -11,6 +11,7 @@ import type { RuntimeConfig, RuntimeConfigInput } from './config/runtime-schema'
 import type { Env } from './env'
 import { ApiError, ConfigError, type ConfigIssue, formatIssue } from './errors'
 import { type LogRecord, type LogSink, Logger, nowMicros, toLogLevel } from './logger'
+import { type OperatorTools, operatorToolsOf } from './operator'
 import { type BatchColumns, type BatchResultColumns, type ConnectorStats, type EngineOptions, type LogEntry, native } from './native'
 import { redact } from './redact'
 import { type Transform, type TransformFunction, TransformRegistry } from './transforms/registry'
@@ -166,6 +167,11 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
   /** All active configs including disabled ones (upstream `*_total`). */
   totals(): { sources: number; sinks: number } {
     return { sources: this.#loaded?.active.sources.length ?? 0, sinks: this.#loaded?.active.sinks.length ?? 0 }
+  }
+
+  /** Dead letters, replay, tap and lag of the running engine (undefined before start). */
+  operatorTools(): OperatorTools | undefined {
+    return operatorToolsOf(this.#engine)
   }
 
   /** Per-connector stats from the engine (empty before start). */

@@ -67,7 +67,7 @@ export class FakeEngine implements EngineLike {
   lastRestartOptions?: SourceConnectorOptions | SinkConnectorOptions
 
   constructor(readonly options: EngineOptions) {
-    const base = { bytesIn: 0, bytesOut: 0, batches: 0, errors: 0, decodeErrors: 0, transformErrors: 0, sendErrors: 0, consumeErrors: 0, deadLettered: 0, rejected: 0, filtered: 0, messagesIn: 0, messagesOut: 0 }
+    const base = { bytesIn: 0, bytesOut: 0, batches: 0, errors: 0, decodeErrors: 0, transformErrors: 0, sendErrors: 0, consumeErrors: 0, deadLettered: 0, rejected: 0, filtered: 0, parked: 0, messagesIn: 0, messagesOut: 0 }
     this.current = [
       ...options.sources.map((s) => ({ ...base, key: s.key, kind: 'source', name: s.name, status: 'starting', pluginVersion: '0.4.0' })),
       ...options.sinks.map((s) => ({ ...base, key: s.key, kind: 'sink', name: s.name, status: 'starting', pluginVersion: '0.4.0' })),

@@ -13,10 +13,12 @@ import type { RuntimeConfig } from '../config/runtime-schema'
 import { ApiError, ConfigError, ProviderError, formatIssue } from '../errors'
 import { createMetricsRegistry } from '../metrics'
 import type { ConnectorStats } from '../native'
+import type { OperatorTools } from '../operator'
 import { redact } from '../redact'
 import type { RunningConnector } from '../runtime'
 import { VERSION } from '../version'
 import { apiKeyGuard, hostGuard, mutationGuard } from './guards'
+import { registerOperatorRoutes } from './operator-routes'
 import { renderPluginConfig } from './render'
 
 export { apiKeyMatches } from './guards'
@@ -30,6 +32,8 @@ export interface ApiRuntime {
   stats(): ConnectorStats[]
   totals(): { sources: number; sinks: number }
   restart(kind: ConnectorKind, key: string): Promise<boolean>
+  /** Dead letters, replay, tap and lag (absent on a runtime without them). */
+  operatorTools?(): OperatorTools | undefined
 }
 
 const KINDS: ReadonlyArray<readonly [string, ConnectorKind]> = [
@@ -235,6 +239,8 @@ export async function createApiServer(runtime: ApiRuntime, http: RuntimeConfig['
     const registry = createMetricsRegistry(runtime)
     app.get(http.metrics.endpoint, async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
   }
+
+  registerOperatorRoutes(app, runtime)
 
   const provider = (): ConnectorConfigProvider => {
     if (runtime.provider === undefined) throw new ApiError(500, 'error', 'the runtime is not started')

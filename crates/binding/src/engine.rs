@@ -22,7 +22,7 @@ type LogFn = ThreadsafeFunction<LogEntry, (), LogEntry, napi::Status, false, tru
 
 #[napi]
 pub struct Engine {
-    inner: core::Engine,
+    pub(crate) inner: core::Engine,
     log_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 

@@ -8,6 +8,7 @@ mod broker;
 mod engine;
 mod error;
 mod js_batch;
+mod operator;
 mod options;
 mod plugin;
 mod stats;

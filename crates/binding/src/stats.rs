@@ -40,6 +40,8 @@ pub struct ConnectorStats {
     pub rejected: f64,
     /// Dropped by transforms on purpose.
     pub filtered: f64,
+    /// Replayed dead letters that failed again and were parked (see `dlq replay`).
+    pub parked: f64,
     /// Sinks: sum over partitions of (current_offset - committed offset).
     pub lag: Option<f64>,
     pub last_error: Option<LastError>,
@@ -80,6 +82,7 @@ impl From<engine::ConnectorStats> for ConnectorStats {
             dead_lettered: s.dead_lettered as f64,
             rejected: s.rejected as f64,
             filtered: s.filtered as f64,
+            parked: s.parked as f64,
             lag: s.lag.map(|l| l as f64),
             last_error: s.last_error.map(|e| LastError {
                 message: e.message,

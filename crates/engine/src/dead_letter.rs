@@ -29,6 +29,16 @@ pub const HEADER_CONNECTOR: &str = "iggy-connectors-source-connector";
 /// Set to `true` when the original payload was empty (Iggy refuses empty payloads, so the
 /// dead-letter copy carries one zero byte instead).
 pub const HEADER_EMPTY_PAYLOAD: &str = "iggy-connectors-empty-payload";
+/// Set by a dead-letter replay on every message it sends: where the copy it replays lies
+/// (`<stream>/<topic>/<partition>/<offset>` of the dead-letter topic).
+pub const HEADER_REPLAY_OF: &str = "iggy-connectors-replay-of";
+/// `true` on a dead letter whose message was itself a replay (it carries
+/// [`HEADER_REPLAY_OF`]): it failed twice, so it is parked. A replay skips parked letters
+/// unless asked to include them, so a message that keeps failing cannot loop between the
+/// topic and the dead-letter topic.
+pub const HEADER_PARKED: &str = "iggy-connectors-parked";
+/// Every header this runtime adds starts with this; a replay strips them.
+pub const HEADER_PREFIX: &str = "iggy-connectors-";
 
 type Headers = BTreeMap<HeaderKey, HeaderValue>;
 
@@ -38,19 +48,26 @@ pub struct Letter {
     id: u128,
     payload: Bytes,
     headers: Headers,
+    parked: bool,
 }
 
 impl Letter {
     /// The original id, payload and user headers.
     pub fn new(id: u128, payload: Bytes, headers: Option<Headers>) -> Self {
+        let headers = headers.unwrap_or_default();
+        let parked = HeaderKey::from_str(HEADER_REPLAY_OF).is_ok_and(|k| headers.contains_key(&k));
         let mut letter = Self {
             id,
             payload,
-            headers: headers.unwrap_or_default(),
+            headers,
+            parked,
         };
         if letter.payload.is_empty() {
             letter.payload = Bytes::from_static(&[0]);
             letter = letter.tag(HEADER_EMPTY_PAYLOAD, "true");
+        }
+        if parked {
+            letter = letter.tag(HEADER_PARKED, "true");
         }
         letter
     }
@@ -62,6 +79,11 @@ impl Letter {
             message.payload.clone(),
             message.user_headers_map().ok().flatten(),
         )
+    }
+
+    /// True when the message was a replay that failed again (see [`HEADER_PARKED`]).
+    pub fn is_parked(&self) -> bool {
+        self.parked
     }
 
     /// Adds (or replaces) a string header; values are cut to Iggy's 255-byte limit.
@@ -193,6 +215,21 @@ mod tests {
         );
         let letter = Letter::new(1, Bytes::from_static(b"x"), None);
         assert_eq!(header(&letter, HEADER_EMPTY_PAYLOAD), None);
+    }
+
+    #[test]
+    fn given_replayed_message_should_be_parked_and_say_so() {
+        let mut headers = Headers::new();
+        headers.insert(
+            HeaderKey::from_str(HEADER_REPLAY_OF).unwrap(),
+            HeaderValue::from_str("dlq/failed/0/7").unwrap(),
+        );
+        let letter = Letter::new(1, Bytes::from_static(b"x"), Some(headers));
+        assert!(letter.is_parked());
+        assert_eq!(header(&letter, HEADER_PARKED).as_deref(), Some("true"));
+        let letter = Letter::new(1, Bytes::from_static(b"x"), None);
+        assert!(!letter.is_parked());
+        assert_eq!(header(&letter, HEADER_PARKED), None);
     }
 
     #[test]

@@ -6,11 +6,13 @@
 
 pub mod config;
 mod dead_letter;
+mod dlq;
 pub mod error;
 pub mod external;
 pub mod ffi;
 mod iggy;
 mod inspect;
+mod lag;
 pub mod logs;
 pub mod plugin;
 mod runtime;
@@ -19,18 +21,22 @@ mod source;
 pub mod stages;
 pub mod state_store;
 pub mod stats;
+pub mod tap;
 pub mod transforms;
 
 pub use config::*;
+pub use dlq::{DeadLetterQuery, DeadLetterRecord, ReplayProgress, ReplayRequest};
 pub use error::{EngineError, Result};
 pub use external::{
     ExternalBatch, ExternalMessage, ExternalMessages, ExternalOutput, ExternalTransform,
     OutputMessage, OutputPayload,
 };
 pub use inspect::{PluginInfo, inspect_plugin, parse_kind};
+pub use lag::PartitionLag;
 pub use logs::{LogBus, LogEntry, LogLevel};
 pub use runtime::{DEFAULT_STOP_TIMEOUT, Engine};
 pub use stats::{ConnectorKind, ConnectorStats, LastError, Status};
+pub use tap::{TapMessage, TapStage, TapSubscription};
 
 /// The engine's version, reported by the CLI and the HTTP API.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

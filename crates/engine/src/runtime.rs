@@ -350,6 +350,34 @@ impl Engine {
         }
     }
 
+    /// The (producer, consumer) Iggy clients, connected on first use: for the operator
+    /// tools (dead letters, lag) that read and write Iggy outside the pipelines.
+    pub(crate) async fn iggy_clients(&self) -> Result<(Arc<IggyClient>, Arc<IggyClient>)> {
+        self.clients().await
+    }
+
+    /// The current config (with restarts' replacements applied).
+    pub(crate) fn config_snapshot(&self) -> EngineConfig {
+        self.inner
+            .config
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The shared state (counters, tap) of a connector that is not a duplicate.
+    pub(crate) fn connector_state(
+        &self,
+        kind: ConnectorKind,
+        key: &str,
+    ) -> Result<Arc<ConnectorState>> {
+        self.state_of(kind, key)
+            .ok_or_else(|| EngineError::NotFound {
+                kind: kind.as_str(),
+                key: key.to_owned(),
+            })
+    }
+
     /// A snapshot of every connector, in config order (sources, then sinks).
     pub fn stats(&self) -> Vec<ConnectorStats> {
         self.inner
@@ -369,7 +397,7 @@ async fn stop_running(connector: Running, timeout: Duration) {
     }
 }
 
-fn find_source(config: &EngineConfig, key: &str) -> Result<SourceConfig> {
+pub(crate) fn find_source(config: &EngineConfig, key: &str) -> Result<SourceConfig> {
     config
         .sources
         .iter()
@@ -381,7 +409,7 @@ fn find_source(config: &EngineConfig, key: &str) -> Result<SourceConfig> {
         })
 }
 
-fn find_sink(config: &EngineConfig, key: &str) -> Result<SinkConfig> {
+pub(crate) fn find_sink(config: &EngineConfig, key: &str) -> Result<SinkConfig> {
     config
         .sinks
         .iter()

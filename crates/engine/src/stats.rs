@@ -1,10 +1,12 @@
 //! Per-connector status and counters. Counters are atomics bumped once per batch.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::sync::{Arc, Mutex};
+
 use crate::logs::now_micros;
+use crate::tap::Tap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -72,6 +74,8 @@ pub struct Counters {
     /// Sinks: messages the plugin reported as refused for their content (per report).
     pub rejected: AtomicU64,
     pub filtered: AtomicU64,
+    /// Replayed dead letters that failed again and were parked (not replayed again).
+    pub parked: AtomicU64,
 }
 
 impl Counters {
@@ -84,6 +88,8 @@ impl Counters {
 /// Status, last error, plugin facts and per-partition lag of one connector.
 pub struct ConnectorState {
     pub counters: Counters,
+    /// The live tap (see `tap.rs`).
+    pub tap: Arc<Tap>,
     inner: Mutex<StateInner>,
 }
 
@@ -101,6 +107,7 @@ impl Default for ConnectorState {
     fn default() -> Self {
         Self {
             counters: Counters::default(),
+            tap: Arc::default(),
             inner: Mutex::new(StateInner {
                 status: Some(Status::Starting),
                 ..StateInner::default()
@@ -187,6 +194,7 @@ impl ConnectorState {
             dead_lettered: get(&c.dead_lettered),
             rejected: get(&c.rejected),
             filtered: get(&c.filtered),
+            parked: get(&c.parked),
             lag: match kind {
                 ConnectorKind::Sink => Some(inner.lag.values().sum()),
                 ConnectorKind::Source => None,
@@ -218,6 +226,7 @@ pub struct ConnectorStats {
     pub dead_lettered: u64,
     pub rejected: u64,
     pub filtered: u64,
+    pub parked: u64,
     pub lag: Option<u64>,
     pub last_error: Option<LastError>,
 }

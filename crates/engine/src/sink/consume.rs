@@ -25,6 +25,7 @@ use crate::dead_letter::{
 use crate::ffi::sink::{ConsumeArgs, Rejection};
 use crate::iggy::{identifier, join_group};
 use crate::stats::Counters;
+use crate::tap::{self, TapStage};
 
 /// How a batch ended.
 enum Done {
@@ -195,6 +196,14 @@ async fn deliver(
         partition: polled.partition_id,
     };
 
+    ctx.stats.tap.publish(TapStage::Before, || {
+        tap::polled(
+            &stream.stream,
+            topic,
+            polled,
+            (0..polled.messages.len()).map(|i| (i, None)),
+        )
+    });
     let mut attempt = 0u32;
     let prepared = loop {
         let failure = match prepare(shared, stream.schema, &stream.stream, topic, polled).await {
@@ -224,6 +233,17 @@ async fn deliver(
     {
         return Done::Stopped;
     }
+    ctx.stats.tap.publish(TapStage::After, || {
+        tap::polled(
+            &stream.stream,
+            topic,
+            polled,
+            prepared
+                .ready
+                .iter()
+                .map(|r| (r.index, r.payload.as_deref())),
+        )
+    });
     if prepared.ready.is_empty() {
         return Done::Committed;
     }
@@ -476,6 +496,7 @@ async fn dead_letter_durably(
     match sent {
         Ok(()) => {
             Counters::add(&ctx.stats.counters.dead_lettered, letters.len() as u64);
+            crate::dlq::count_parked(ctx, letters);
             true
         }
         Err(message) => {

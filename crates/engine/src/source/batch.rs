@@ -19,6 +19,7 @@ use crate::ffi::source::RawBatch;
 use crate::stages::{self, ExternalBatch, ExternalMessages, OutputPayload, Stage, Stages};
 use crate::state_store::StateStore;
 use crate::stats::Counters;
+use crate::tap::{self, TapStage};
 use crate::transforms::Outcome;
 
 type Headers = BTreeMap<HeaderKey, HeaderValue>;
@@ -144,6 +145,12 @@ impl Pipeline {
             }
         };
         let state = produced.state.take();
+        self.ctx.stats.tap.publish(TapStage::Before, || {
+            tap::source_produced(
+                &self.ctx.config.streams,
+                produced.messages.iter().map(|m| (m.id, m.payload)),
+            )
+        });
         let count = produced.messages.len() as u64;
         let bytes_in: usize = produced.messages.iter().map(|m| m.payload.len()).sum();
         Counters::add(&counters.messages_in, count);
@@ -169,6 +176,9 @@ impl Pipeline {
             self.refuse_or_keep(&unsendable)?;
         }
 
+        self.ctx.stats.tap.publish(TapStage::After, || {
+            tap::source_sent(&self.ctx.config.streams, &per_stream)
+        });
         let mut sent = 0u64;
         let mut bytes_out = 0u64;
         for (sender, messages) in self.senders.iter_mut().zip(per_stream.iter_mut()) {
