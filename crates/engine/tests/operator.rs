@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::*;
 use iggy::prelude::*;
 use iggy_connectors_engine::{
-    ConnectorKind, DeadLetterQuery, ExternalBatch, ExternalMessage, ExternalTransform,
+    ConnectorKind, DeadLetterQuery, ExternalBatch, ExternalOutput, ExternalTransform,
     ReplayProgress, ReplayRequest, TapStage,
 };
 
@@ -108,18 +108,18 @@ struct Gate {
 
 #[async_trait::async_trait]
 impl ExternalTransform for Gate {
-    async fn transform(&self, batch: ExternalBatch) -> Result<Vec<ExternalMessage>, String> {
+    async fn transform(&self, batch: &ExternalBatch) -> Result<ExternalOutput, String> {
         if self.broken.load(Ordering::SeqCst) {
             return Err("Error: downstream schema registry unavailable".to_owned());
         }
-        let poisoned = batch.messages.iter().any(|m| {
-            serde_json::from_slice::<serde_json::Value>(&m.payload)
+        let poisoned = (0..batch.messages.len()).any(|i| {
+            serde_json::from_slice::<serde_json::Value>(batch.messages.payload(i))
                 .is_ok_and(|v| v["seq"].as_u64().is_some_and(|s| s.is_multiple_of(100)))
         });
         if poisoned {
             return Err("TypeError: still failing".to_owned());
         }
-        Ok(batch.messages)
+        Ok(ExternalOutput::keep_all(batch.messages.len()))
     }
 }
 
