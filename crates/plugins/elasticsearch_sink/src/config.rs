@@ -7,9 +7,10 @@ use iggy_connector_elasticsearch_common::ConnectionConfig;
 use iggy_connector_elasticsearch_common::config::duration;
 use iggy_connector_elasticsearch_common::retry::RetryPolicy;
 use serde::Deserialize;
+use schemars::JsonSchema;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ElasticsearchSinkConfig {
     #[serde(flatten)]
     pub connection: ConnectionConfig,
@@ -29,7 +30,9 @@ pub struct ElasticsearchSinkConfig {
     /// Ours: attempts per bulk item on 429/5xx/transport errors, the first included.
     pub max_retries: Option<u32>,
     /// Ours: delay after the first failed attempt; doubles up to `max_retry_delay`.
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub retry_delay: Option<String>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub max_retry_delay: Option<String>,
 }
 

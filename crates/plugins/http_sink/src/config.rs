@@ -9,13 +9,15 @@ use iggy_connector_http_common::{Backoff, Framing, SuccessCodes, backoff, durati
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Deserialize;
+use schemars::JsonSchema;
 
 const DEFAULT_MAX_PAYLOAD: u64 = 10 * 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct HttpSinkConfig {
     pub url: String,
     pub method: Option<String>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub timeout: Option<String>,
     pub max_payload_size_bytes: Option<u64>,
     pub batch_mode: Option<String>,
@@ -25,8 +27,10 @@ pub struct HttpSinkConfig {
     pub health_check_enabled: Option<bool>,
     pub health_check_method: Option<String>,
     pub max_retries: Option<u32>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub retry_delay: Option<String>,
     pub retry_backoff_multiplier: Option<f64>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub max_retry_delay: Option<String>,
     pub success_status_codes: Option<Vec<u16>>,
     pub tls_danger_accept_invalid_certs: Option<bool>,

@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use serde::Deserialize;
+use schemars::JsonSchema;
 
 use crate::duration;
 use crate::retry::RetryPolicy;
 
 /// A secret config value (the token): never printed by `Debug`.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(pub String);
 
@@ -19,18 +20,23 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The shared `[plugin_config]` keys as written (flattened into each plugin's config).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 pub struct ConnectionKeys {
     pub url: Option<String>,
     pub org: Option<String>,
     pub token: Option<Secret>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
     pub timeout: Option<String>,
     pub max_retries: Option<u32>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
     pub retry_delay: Option<String>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
     pub retry_max_delay: Option<String>,
     pub max_open_retries: Option<u32>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
     pub open_retry_max_delay: Option<String>,
     pub circuit_breaker_threshold: Option<u32>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
     pub circuit_breaker_cool_down: Option<String>,
 }
 

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use iggy_connector_influxdb_common::config::{Connection, ConnectionKeys, required};
 use serde::Deserialize;
+use schemars::JsonSchema;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct InfluxDbSinkConfig {
     #[serde(flatten)]
     pub connection: ConnectionKeys,

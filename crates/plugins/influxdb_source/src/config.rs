@@ -8,12 +8,14 @@ use chrono::{DateTime, FixedOffset};
 use iggy_connector_influxdb_common::config::{Connection, ConnectionKeys, required};
 use iggy_connector_influxdb_common::duration;
 use serde::Deserialize;
+use schemars::JsonSchema;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct InfluxDbSourceConfig {
     #[serde(flatten)]
     pub connection: ConnectionKeys,
     pub query: Option<String>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
     pub poll_interval: Option<String>,
     pub batch_size: Option<u32>,
     pub cursor_field: Option<String>,

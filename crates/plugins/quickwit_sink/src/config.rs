@@ -7,23 +7,27 @@ use std::time::Duration;
 use iggy_connector_http_common::{Backoff, backoff, duration};
 use reqwest::Url;
 use serde::Deserialize;
+use schemars::JsonSchema;
 
 use crate::index::IndexConfig;
 
 /// Quickwit refuses ingest bodies over 10 MiB (`413`).
 pub const QUICKWIT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct QuickwitSinkConfig {
     pub url: String,
     pub index: String,
     pub commit: Option<String>,
     pub batch_size: Option<usize>,
     pub max_payload_size_bytes: Option<u64>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub timeout: Option<String>,
     pub max_retries: Option<u32>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub retry_delay: Option<String>,
     pub retry_backoff_multiplier: Option<f64>,
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub max_retry_delay: Option<String>,
     pub verbose_logging: Option<bool>,
     #[serde(flatten)]

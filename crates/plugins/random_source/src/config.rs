@@ -4,13 +4,15 @@ use std::time::Duration;
 
 use iggy_connectors_sdk::Error;
 use serde::Deserialize;
+use schemars::JsonSchema;
 
 /// As written in the connector file. Every key is optional; a file without
 /// `[plugin_config]` (JSON `null`) gets the defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct RandomSourceConfig {
     /// humantime duration slept before every poll (default `"1s"`); `"0"` disables the sleep.
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
     pub interval: Option<String>,
     /// Total messages to produce across restarts (default: unlimited).
     pub max_count: Option<usize>,
