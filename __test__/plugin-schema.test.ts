@@ -133,7 +133,7 @@ function project(connector: string): { dir: string; config: string; file: string
 }
 
 /** `validate` in process: its problem count and printed lines. */
-async function validate(config: string): Promise<{ problems: number; lines: string[] }> {
+async function validateCli(config: string): Promise<{ problems: number; lines: string[] }> {
   let text = ''
   const stdout = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -179,7 +179,7 @@ describe('plugin config schemas', () => {
     describe(c.plugin, () => {
       it('validate and run accept the good config', async () => {
         const { config } = project(connectorFile(c.kind, builtPlugin(`iggy_connector_${c.plugin}`), c.good))
-        const result = await validate(config)
+        const result = await validateCli(config)
         expect(result.lines.filter((l) => l.startsWith('error'))).toEqual([])
         expect(result.lines.some((l) => l.startsWith('ok ') && l.includes('plugin_config checked against the plugin schema'))).toBe(true)
         expect(result.problems).toBe(0)
@@ -189,7 +189,7 @@ describe('plugin config schemas', () => {
       it.each(c.bad.map((b, i) => [i, b] as const))('validate and run refuse bad config #%i with the key path', async (_i, bad) => {
         const { config, file } = project(connectorFile(c.kind, builtPlugin(`iggy_connector_${c.plugin}`), bad.config))
         const expected = bad.issues.map((issue) => `${file}: ${issue}`)
-        const result = await validate(config)
+        const result = await validateCli(config)
         expect(result.lines.filter((l) => l.startsWith('error  ') && !l.includes(' v0 (')).map((l) => l.slice('error  '.length))).toEqual(expected)
         expect(result.problems).toBe(expected.length)
         expect(await run(config)).toEqual(expected)
@@ -200,7 +200,7 @@ describe('plugin config schemas', () => {
   it('a missing [plugin_config] is checked as the SDK reads it: required keys are named', async () => {
     const { config, file } = project(connectorFile('sink', builtPlugin('iggy_connector_mongodb_sink'), '').replace('[plugin_config]\n', ''))
     const expected = ['connection_uri', 'database', 'collection'].map((key) => `${file}: plugin_config.${key}: missing required key (expected string)`)
-    expect((await validate(config)).lines.filter((l) => l.startsWith('error  ') && !l.includes(' v0 (')).map((l) => l.slice(7))).toEqual(expected)
+    expect((await validateCli(config)).lines.filter((l) => l.startsWith('error  ') && !l.includes(' v0 (')).map((l) => l.slice(7))).toEqual(expected)
     expect(await run(config)).toEqual(expected)
   })
 
@@ -213,7 +213,7 @@ describe('plugin config schemas', () => {
       const info = native().inspectPlugin(kind, path, null)
       expect(info.configSchema ?? undefined).toBeUndefined()
       const { config } = project(connectorFile(kind, path, 'interval = "banana"\nanything = [1, 2]'))
-      const result = await validate(config)
+      const result = await validateCli(config)
       expect(result.problems).toBe(0)
       expect(result.lines.some((l) => l.startsWith('ok ') && l.includes('plugin_config not checked: the plugin exports no schema'))).toBe(true)
       expect(await run(config)).toEqual([])
@@ -222,7 +222,7 @@ describe('plugin config schemas', () => {
 
   it('an unknown transform name is an error in validate and in run', async () => {
     const { config, file } = project(connectorFile('source', builtPlugin('iggy_connector_random_source'), 'interval = "5ms"', '[transforms.add_feilds]\nenabled = true\n'))
-    const result = await validate(config)
+    const result = await validateCli(config)
     const errors = result.lines.filter((l) => l.startsWith('error  ')).map((l) => l.slice(7))
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(new RegExp(`^${file}: transforms\\.add_feilds: unknown transform "add_feilds"`))
@@ -241,20 +241,23 @@ describe('plugin config schemas', () => {
   })
 })
 
+function newAjv(): Ajv2020 {
+  return new Ajv2020({ allErrors: true, strict: false, validateFormats: false })
+}
+
+/** The quick start, the embedding example and `init` output: runtime config and connector files. */
+function exampleProjects(): { config: string; connectors: string[] }[] {
+  const dir = tmpDir()
+  initProject(join(dir, 'init'), { cwd: dir })
+  const projects = [join(root, 'examples/quickstart'), join(root, 'examples/embedding'), join(dir, 'init')]
+  return projects.map((p) => ({ config: join(p, 'config.toml'), connectors: readdirSync(join(p, 'connectors')).map((f) => join(p, 'connectors', f)) }))
+}
+
 describe('iggy-connectors schema', () => {
-  const ajv = () => new Ajv2020({ allErrors: true, strict: false })
-
-  function exampleProjects(): { config: string; connectors: string[] }[] {
-    const dir = tmpDir()
-    initProject(join(dir, 'init'), { cwd: dir })
-    const projects = [join(root, 'examples/quickstart'), join(root, 'examples/embedding'), join(dir, 'init')]
-    return projects.map((p) => ({ config: join(p, 'config.toml'), connectors: readdirSync(join(p, 'connectors')).map((f) => join(p, 'connectors', f)) }))
-  }
-
   it('prints a JSON Schema of config.toml that accepts every shipped runtime config and refuses a wrong type', async () => {
     const result = await runCli(['schema'])
     expect(result.code).toBe(0)
-    const validate = ajv().compile(JSON.parse(result.stdout) as object)
+    const validate = newAjv().compile(JSON.parse(result.stdout) as object)
     for (const { config } of exampleProjects()) expect(validate(parseToml(readFileSync(config, 'utf8'), config)), `${config}: ${JSON.stringify(validate.errors)}`).toBe(true)
     expect(validate({ http: { enabled: 'no' } })).toBe(false)
     expect(validate.errors?.[0]?.instancePath).toBe('/http/enabled')
@@ -269,7 +272,7 @@ describe('iggy-connectors schema', () => {
         expect(result.stderr).toBe('')
         const schema = JSON.parse(result.stdout) as { properties: { plugin_config: { properties?: Record<string, unknown> } } }
         expect(Object.keys(schema.properties.plugin_config.properties ?? {}).length).toBeGreaterThan(0)
-        const validate = ajv().compile(schema)
+        const validate = newAjv().compile(schema)
         const table = parseToml(readFileSync(file, 'utf8'), file)
         expect(validate(table), `${file}: ${JSON.stringify(validate.errors)}`).toBe(true)
         // The plugin's own rules are in it: a non-duration interval or a wrong type is refused.
@@ -285,7 +288,7 @@ describe('iggy-connectors schema', () => {
     const { file } = project(connectorFile('source', builtPlugin('iggy_connector_elasticsearch_source'), 'url = "http://127.0.0.1:9200"\nindex = "i"\n[plugin_config.state]\nenabled = true\nstate_id = "x"'))
     const result = await runCli(['schema', '--connector', file])
     expect(result.code, result.stderr).toBe(0)
-    const validate = ajv().compile(JSON.parse(result.stdout) as object)
+    const validate = newAjv().compile(JSON.parse(result.stdout) as object)
     const table = parseToml(readFileSync(file, 'utf8'), file)
     expect(validate(table), JSON.stringify(validate.errors)).toBe(true)
     expect(validate({ ...table, plugin_config: { url: 'x', index: 'i', state: { enabled: 'yes' } } })).toBe(false)
@@ -296,7 +299,7 @@ describe('iggy-connectors schema', () => {
     const result = await runCli(['schema', '--connector', file])
     expect(result.code).toBe(0)
     expect(result.stderr).toContain('exports no config schema; plugin_config is not described')
-    const validate = ajv().compile(JSON.parse(result.stdout) as object)
+    const validate = newAjv().compile(JSON.parse(result.stdout) as object)
     expect(validate(parseToml(readFileSync(file, 'utf8'), file))).toBe(true)
   })
 })

@@ -12,12 +12,6 @@ import { runtimeConfigSchema } from '../config/runtime-schema'
 import { parseToml } from '../config/toml'
 import { native } from '../native'
 
-interface ZodDef {
-  type: string
-  out?: { _zod: { def: ZodDef } }
-  entries?: Record<string, string>
-}
-
 /** The zod schema as editors should see it: what may be written, not what it becomes. */
 function toJsonSchema(schema: z.ZodType): JsonSchema {
   return z.toJSONSchema(schema, {
@@ -25,11 +19,10 @@ function toJsonSchema(schema: z.ZodType): JsonSchema {
     // Preprocessing (case-insensitive enums, number → string) has no JSON Schema form.
     unrepresentable: 'any',
     override: (ctx) => {
-      const def = (ctx.zodSchema as unknown as { _zod: { def: ZodDef } })._zod.def
-      const target = def.type === 'pipe' ? def.out?._zod.def : undefined
-      if (target?.type === 'enum') {
+      const source = ctx.zodSchema as unknown as z.ZodType
+      if (source instanceof z.ZodPipe && source.out instanceof z.ZodEnum) {
         ctx.jsonSchema.type = 'string'
-        ctx.jsonSchema.enum = Object.values(target.entries ?? {})
+        ctx.jsonSchema.enum = [...source.out.options]
       }
       // zod names its own string checks as formats ("starts_with"); the pattern says it all.
       if (ctx.jsonSchema.format === 'starts_with') delete ctx.jsonSchema.format
@@ -80,7 +73,7 @@ export function connectorJsonSchema(file: string, inspect: InspectPlugin = (k, p
   if (!pluginSchema) return { schema, note: `${path}: the plugin at ${table.path} exports no config schema; plugin_config is not described` }
   const { body, defs } = prefixDefs(JSON.parse(pluginSchema) as JsonSchema)
   const properties = { ...(schema.properties as JsonSchema), plugin_config: body }
-  const allDefs = { ...((schema.$defs as JsonSchema | undefined) ?? {}), ...defs }
+  const allDefs = { ...(schema.$defs as JsonSchema | undefined), ...defs }
   return { schema: { ...schema, properties, ...(Object.keys(allDefs).length > 0 ? { $defs: allDefs } : {}) } }
 }
 

@@ -16,6 +16,8 @@ export const REQUIRED_SYMBOLS: Readonly<Record<'source' | 'sink', readonly strin
   sink: ['iggy_sink_open', 'iggy_sink_consume', 'iggy_sink_close', 'iggy_sink_version'],
 }
 
+const nothingRegistered = (): boolean => false
+
 export interface ValidateIo {
   stdout: NodeJS.WritableStream
 }
@@ -46,9 +48,8 @@ export async function validateConfiguration(configPath: string | undefined, env:
   // Nothing can register a transform with registerTransform() before a CLI `run`: a name that is
   // neither built in nor given a module is refused there, so it is an error here too.
   const custom: CustomTransformBinding[] = []
-  const isRegistered = () => false
-  for (const s of loaded.active.sources) if (s.config.enabled) bindingifySource(s, isRegistered, custom, issues)
-  for (const s of loaded.active.sinks) if (s.config.enabled) bindingifySink(s, isRegistered, custom, issues)
+  for (const s of loaded.active.sources) if (s.config.enabled) bindingifySource(s, nothingRegistered, custom, issues)
+  for (const s of loaded.active.sinks) if (s.config.enabled) bindingifySink(s, nothingRegistered, custom, issues)
   const registry = new TransformRegistry()
   for (const t of custom) {
     try {
