@@ -31,7 +31,14 @@ function toJsonSchema(schema: z.ZodType): JsonSchema {
 }
 
 export function runtimeConfigJsonSchema(): JsonSchema {
-  return { title: 'iggy-connectors runtime config (config.toml)', ...toJsonSchema(runtimeConfigSchema) }
+  const schema = toJsonSchema(runtimeConfigSchema)
+  // `[connectors]` without `config_type` is the local provider (the loader fills it in first).
+  const connectors = (schema.properties as Record<string, JsonSchema> | undefined)?.connectors
+  for (const branch of (connectors?.oneOf as JsonSchema[] | undefined) ?? []) {
+    const configType = (branch.properties as Record<string, JsonSchema> | undefined)?.config_type
+    if (configType?.const === 'local' && Array.isArray(branch.required)) branch.required = branch.required.filter((key) => key !== 'config_type')
+  }
+  return { title: 'iggy-connectors runtime config (config.toml)', ...schema }
 }
 
 /** The plugin schema with its `$defs` renamed `plugin.<name>` (and its `$ref`s with them), to sit in the root's `$defs`. */

@@ -82,7 +82,9 @@ function valueAt(root: unknown, pointer: string): unknown {
 
 function describe(error: ErrorObject, input: unknown): { pointer: string; message: string } {
   const parent = error.parentSchema as JsonSchema | undefined
-  const description = typeof parent?.description === 'string' ? parent.description : undefined
+  // The SDK's schema types name what they expect under `x-expected` (doc comments replace descriptions).
+  const expected = parent?.['x-expected'] ?? parent?.description
+  const description = typeof expected === 'string' ? expected : undefined
   switch (error.keyword) {
     case 'required': {
       const key = (error.params as { missingProperty: string }).missingProperty

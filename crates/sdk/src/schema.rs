@@ -5,9 +5,11 @@
 //! export macros find the config type through the connector's `new` and export the schema
 //! when the type implements [`JsonSchema`], and a null pointer otherwise (hosts then check
 //! nothing, as for a 0.4.0 plugin without the symbol). Keys that serde reads as strings but the
-//! plugin parses further (durations) name a `schema_with` helper from this module so the schema
-//! refuses what `open` would refuse.
+//! plugin parses further (durations) take their schema from a type of this module
+//! (`#[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]`) so the schema refuses
+//! what `open` would refuse.
 
+use std::borrow::Cow;
 use std::ffi::{CString, c_char};
 use std::marker::PhantomData;
 use std::sync::OnceLock;
@@ -23,23 +25,54 @@ pub const DURATION_PATTERN: &str = concat!(
     r"|hours|hour|hrs|hr|h|days|day|d|weeks|week|w|months|month|M|years|year|y)\s*)+)$"
 );
 
-/// `#[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]` on a `String` or
-/// `Option<String>` field the plugin parses as a humantime duration.
-pub fn duration(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "pattern": DURATION_PATTERN,
-        "description": "a duration such as \"500ms\", \"5s\" or \"1m 30s\"",
-    })
+/// What a duration key expects, in errors (`x-expected`, read by our host) and in editors.
+const DURATION_TEXT: &str = "a duration such as \"500ms\", \"5s\" or \"1m 30s\"";
+
+/// A humantime duration as the plugin parses it. Use it as the schema of a `String` key:
+/// `#[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]` on an `Option<String>`
+/// (optional stays optional), `with = "iggy_connectors_sdk::schema::Duration"` on a `String`.
+pub struct Duration;
+
+impl JsonSchema for Duration {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": DURATION_TEXT,
+            "x-expected": DURATION_TEXT,
+        })
+    }
 }
 
-/// As [`duration`], also accepting `""` (the plugin then uses its default).
-pub fn duration_or_empty(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "string",
-        "pattern": format!("({DURATION_PATTERN})|(^\\s*$)"),
-        "description": "a duration such as \"500ms\", \"5s\" or \"1m 30s\" (empty: the default)",
-    })
+/// As [`Duration`], also accepting `""` (the plugin then uses its default).
+pub struct DurationOrEmpty;
+
+impl JsonSchema for DurationOrEmpty {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "DurationOrEmpty".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let expected = format!("{DURATION_TEXT} (empty: the default)");
+        json_schema!({
+            "type": "string",
+            "pattern": format!("({DURATION_PATTERN})|(^\\s*$)"),
+            "description": expected,
+            "x-expected": expected,
+        })
+    }
 }
 
 /// A string the plugin also accepts as a number or boolean (converted to its text).
@@ -107,7 +140,8 @@ mod tests {
     #[allow(dead_code)]
     #[derive(Default)]
     struct Typed {
-        #[schemars(schema_with = "duration")]
+        /// Doc comments become descriptions; the expected text stays.
+        #[schemars(with = "Option<Duration>")]
         interval: Option<String>,
         count: u32,
     }
@@ -142,6 +176,10 @@ mod tests {
         assert_eq!(
             schema["properties"]["interval"]["pattern"],
             DURATION_PATTERN
+        );
+        assert_eq!(
+            schema["properties"]["interval"]["x-expected"],
+            DURATION_TEXT
         );
         assert!(schema.get("required").is_none(), "{schema}");
     }

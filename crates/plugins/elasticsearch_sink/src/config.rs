@@ -30,9 +30,9 @@ pub struct ElasticsearchSinkConfig {
     /// Ours: attempts per bulk item on 429/5xx/transport errors, the first included.
     pub max_retries: Option<u32>,
     /// Ours: delay after the first failed attempt; doubles up to `max_retry_delay`.
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub retry_delay: Option<String>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub max_retry_delay: Option<String>,
 }
 

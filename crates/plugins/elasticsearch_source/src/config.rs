@@ -19,7 +19,7 @@ pub struct ElasticsearchSourceConfig {
     /// Base query DSL (upstream default `{"match_all": {}}`).
     pub query: Option<Value>,
     /// Sleep before a poll (upstream default "10s"); skipped while a backlog is being read.
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub polling_interval: Option<String>,
     /// Documents per search (upstream default 100).
     pub batch_size: Option<usize>,

@@ -17,7 +17,7 @@ const DEFAULT_MAX_PAYLOAD: u64 = 10 * 1024 * 1024;
 pub struct HttpSinkConfig {
     pub url: String,
     pub method: Option<String>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub timeout: Option<String>,
     pub max_payload_size_bytes: Option<u64>,
     pub batch_mode: Option<String>,
@@ -27,10 +27,10 @@ pub struct HttpSinkConfig {
     pub health_check_enabled: Option<bool>,
     pub health_check_method: Option<String>,
     pub max_retries: Option<u32>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub retry_delay: Option<String>,
     pub retry_backoff_multiplier: Option<f64>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub max_retry_delay: Option<String>,
     pub success_status_codes: Option<Vec<u16>>,
     pub tls_danger_accept_invalid_certs: Option<bool>,

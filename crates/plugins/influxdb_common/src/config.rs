@@ -25,18 +25,18 @@ pub struct ConnectionKeys {
     pub url: Option<String>,
     pub org: Option<String>,
     pub token: Option<Secret>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub timeout: Option<String>,
     pub max_retries: Option<u32>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_delay: Option<String>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_max_delay: Option<String>,
     pub max_open_retries: Option<u32>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub open_retry_max_delay: Option<String>,
     pub circuit_breaker_threshold: Option<u32>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub circuit_breaker_cool_down: Option<String>,
 }
 

@@ -15,7 +15,7 @@ pub struct InfluxDbSourceConfig {
     #[serde(flatten)]
     pub connection: ConnectionKeys,
     pub query: Option<String>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub poll_interval: Option<String>,
     pub batch_size: Option<u32>,
     pub cursor_field: Option<String>,

@@ -22,7 +22,7 @@ pub struct MongoDbSinkConfig {
     pub payload_format: Option<String>,
     pub verbose_logging: Option<bool>,
     pub max_retries: Option<u32>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_delay: Option<String>,
 }
 

@@ -21,7 +21,7 @@ pub struct PostgresSinkConfig {
     pub payload_format: Option<String>,
     pub verbose_logging: Option<bool>,
     pub max_retries: Option<u32>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_delay: Option<String>,
     /// `"reject"` (default), `"fail"` or `"skip"`: what `consume` does about rows PostgreSQL
     /// rejects permanently (see README).

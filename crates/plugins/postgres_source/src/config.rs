@@ -13,7 +13,7 @@ pub struct PostgresSourceConfig {
     pub connection_string: String,
     pub mode: String,
     pub tables: Vec<String>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub poll_interval: Option<String>,
     pub batch_size: Option<u32>,
     pub tracking_column: Option<String>,
@@ -41,7 +41,7 @@ pub struct PostgresSourceConfig {
     pub cdc_backend: Option<String>,
     pub verbose_logging: Option<bool>,
     pub max_retries: Option<u32>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration_or_empty")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_delay: Option<String>,
     /// Ours: `"deterministic"` (default) or `"random"` (upstream's UUIDv4 per message); polling
     /// mode only, CDC ids always come from the LSN.

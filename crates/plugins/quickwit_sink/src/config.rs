@@ -21,13 +21,13 @@ pub struct QuickwitSinkConfig {
     pub commit: Option<String>,
     pub batch_size: Option<usize>,
     pub max_payload_size_bytes: Option<u64>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub timeout: Option<String>,
     pub max_retries: Option<u32>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub retry_delay: Option<String>,
     pub retry_backoff_multiplier: Option<f64>,
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub max_retry_delay: Option<String>,
     pub verbose_logging: Option<bool>,
     #[serde(flatten)]

@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 #[serde(default)]
 pub struct RandomSourceConfig {
     /// humantime duration slept before every poll (default `"1s"`); `"0"` disables the sleep.
-    #[schemars(schema_with = "iggy_connectors_sdk::schema::duration")]
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub interval: Option<String>,
     /// Total messages to produce across restarts (default: unlimited).
     pub max_count: Option<usize>,
