@@ -1,7 +1,7 @@
 // Plugin config schemas (`iggy_connector_config_schema`): `validate` refuses a bad
 // [plugin_config] with its key path, `run` refuses exactly the same, plugins without a schema
 // validate as before, and `schema` prints JSON Schemas that accept the shipped configs.
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 
@@ -39,7 +39,7 @@ const CASES: PluginCase[] = [
     good: 'interval = "5ms"\nmessages_range = [1, 3]\npayload_size = 20',
     bad: [
       { config: 'interval = "banana"', issues: [`plugin_config.interval: ${DURATION}, received "banana"`] },
-      { config: 'payload_size = "big"\nmessages_range = [1]', issues: ['plugin_config.payload_size: expected integer, received string', 'plugin_config.messages_range: expected 2 items, received 1'] },
+      { config: 'payload_size = "big"\nmessages_range = [1]', issues: ['plugin_config.messages_range: expected 2 items, received 1', 'plugin_config.payload_size: expected integer, received string'] },
     ],
   },
   {
@@ -128,7 +128,9 @@ function connectorFile(kind: Kind, path: string, pluginConfig: string, extra = '
 }
 
 function project(connector: string): { dir: string; config: string; file: string } {
-  const dir = tmpDir({ 'config.toml': '[connectors]\nconfig_dir = "connectors"\n[state]\npath = "state"\n[http]\nenabled = false\n', 'connectors/c.toml': connector })
+  const dir = tmpDir({ 'connectors/c.toml': connector })
+  // Absolute: config_dir is resolved against the cwd, and validate/run also run in this process.
+  writeFileSync(join(dir, 'config.toml'), `[connectors]\nconfig_dir = "${join(dir, 'connectors')}"\n[state]\npath = "${join(dir, 'state')}"\n[http]\nenabled = false\n`)
   return { dir, config: join(dir, 'config.toml'), file: join(dir, 'connectors/c.toml') }
 }
 
@@ -180,7 +182,7 @@ describe('plugin config schemas', () => {
       it('validate and run accept the good config', async () => {
         const { config } = project(connectorFile(c.kind, builtPlugin(`iggy_connector_${c.plugin}`), c.good))
         const result = await validateCli(config)
-        expect(result.lines.filter((l) => l.startsWith('error'))).toEqual([])
+        expect(result.lines.filter((l) => l.startsWith('error')), result.lines.join('\n')).toEqual([])
         expect(result.lines.some((l) => l.startsWith('ok ') && l.includes('plugin_config checked against the plugin schema'))).toBe(true)
         expect(result.problems).toBe(0)
         expect(await run(config)).toEqual([])

@@ -26,7 +26,8 @@ const INTEGER_FORMATS: Record<string, readonly [number, number]> = {
 }
 
 function newAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: false })
+  // verbose: errors carry their schema, which says what a key expects.
+  const ajv = new Ajv2020({ allErrors: true, strict: false, verbose: true })
   for (const [name, [min, max]] of Object.entries(INTEGER_FORMATS)) {
     ajv.addFormat(name, { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= min && n <= max })
   }
