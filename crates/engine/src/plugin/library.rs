@@ -12,8 +12,8 @@ use super::ABI_MAJOR;
 use crate::error::EngineError;
 use crate::ffi::sink::ConsumeExport;
 use crate::ffi::{
-    AbiVersionFn, CloseFn, ConfigSchemaFn, SinkConsumeFn, SinkConsumeV2Fn, SinkOpenFn, SourceBatchResultFn,
-    SourceHandleFn, SourceHandleV2Fn, SourceOpenFn, VersionFn,
+    AbiVersionFn, CloseFn, ConfigSchemaFn, SinkConsumeFn, SinkConsumeV2Fn, SinkOpenFn,
+    SourceBatchResultFn, SourceHandleFn, SourceHandleV2Fn, SourceOpenFn, VersionFn,
 };
 use crate::stats::ConnectorKind;
 
@@ -142,7 +142,11 @@ impl PluginLibrary {
             return None;
         }
         // SAFETY: non-null, NUL-terminated and static per the ABI.
-        Some(unsafe { CStr::from_ptr(ptr) }.to_string_lossy().into_owned())
+        Some(
+            unsafe { CStr::from_ptr(ptr) }
+                .to_string_lossy()
+                .into_owned(),
+        )
     }
 
     fn version(&self, symbol: &str) -> String {

@@ -1,8 +1,8 @@
 //! `[plugin_config]` of the bench source and the payloads it pre-generates.
 
 use iggy_connectors_sdk::Error;
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 /// The fixed part of every payload; `id` and `pad` are filled in per message. The fields give
 /// the built-in transforms something to do (`url`, `meta_*`, `ok`, `tags`).

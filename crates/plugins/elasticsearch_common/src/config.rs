@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 /// The connection part of a plugin's `[plugin_config]`.
 #[derive(Clone, Deserialize, JsonSchema, Default)]

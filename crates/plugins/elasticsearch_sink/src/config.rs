@@ -6,8 +6,8 @@ use std::time::Duration;
 use iggy_connector_elasticsearch_common::ConnectionConfig;
 use iggy_connector_elasticsearch_common::config::duration;
 use iggy_connector_elasticsearch_common::retry::RetryPolicy;
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use iggy_connector_http_common::{Backoff, Framing, SuccessCodes, backoff, duration};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 const DEFAULT_MAX_PAYLOAD: u64 = 10 * 1024 * 1024;
 

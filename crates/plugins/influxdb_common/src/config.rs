@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 use crate::duration;
 use crate::retry::RetryPolicy;

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use iggy_connector_influxdb_common::config::{Connection, ConnectionKeys, required};
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct InfluxDbSinkConfig {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use iggy_connector_influxdb_common::config::{Connection, ConnectionKeys, required};
 use iggy_connector_influxdb_common::duration;
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct InfluxDbSourceConfig {

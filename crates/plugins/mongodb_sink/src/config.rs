@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 /// The keys exactly as upstream's `mongodb_sink` 0.4.0 reads them. Unknown keys are ignored, as
 /// upstream does (no plugin uses `deny_unknown_fields`).

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use iggy_connector_postgres_common::duration::parse_or_default;
 use iggy_connector_postgres_common::retry::RetryPolicy;
-use serde::{Deserialize, Deserializer};
 use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct PostgresSourceConfig {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use iggy_connector_http_common::{Backoff, backoff, duration};
 use reqwest::Url;
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 use crate::index::IndexConfig;
 

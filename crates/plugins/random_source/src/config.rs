@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use iggy_connectors_sdk::Error;
-use serde::Deserialize;
 use schemars::JsonSchema;
+use serde::Deserialize;
 
 /// As written in the connector file. Every key is optional; a file without
 /// `[plugin_config]` (JSON `null`) gets the defaults.

@@ -86,10 +86,7 @@ fn given_a_config_deriving_json_schema_should_export_it_without_an_open() {
         iggy_connectors_sdk::schema::DURATION_PATTERN
     );
     // Static: a second call returns the same string.
-    assert_eq!(
-        config_schema("iggy_connector_random_source"),
-        Some(schema)
-    );
+    assert_eq!(config_schema("iggy_connector_random_source"), Some(schema));
     let stdout = config_schema("iggy_connector_stdout_sink").expect("stdout_sink has a schema");
     assert_eq!(stdout["properties"]["print_payload"]["type"], "boolean");
 }
