@@ -296,6 +296,13 @@ describe('iggy-connectors schema', () => {
     expect(validate({ ...table, plugin_config: { url: 'x', index: 'i', state: { enabled: 'yes' } } })).toBe(false)
   })
 
+  it('names the nested key of an optional table, not its null branch', async () => {
+    const { config, file } = project(connectorFile('source', builtPlugin('iggy_connector_elasticsearch_source'), 'url = "http://127.0.0.1:9200"\nindex = "i"\n[plugin_config.state]\nenabled = "yes"'))
+    const expected = [`${file}: plugin_config.state.enabled: expected boolean, received string`]
+    expect((await validateCli(config)).lines.filter((l) => l.startsWith('error  ') && !l.includes(' v0 (')).map((l) => l.slice(7))).toEqual(expected)
+    expect(await run(config)).toEqual(expected)
+  })
+
   it('says why plugin_config is not described for a plugin without a schema, and still prints the file schema', async () => {
     const { file } = project(connectorFile('source', testPlugin('engine_test_legacy_source'), 'x = 1'))
     const result = await runCli(['schema', '--connector', file])

@@ -149,7 +149,9 @@ export function pluginConfigIssues(schemaText: string, pluginConfig: unknown, fi
   }
   if (validate(input)) return []
   const errors = validate.errors ?? []
-  const specific = errors.filter((e) => !COMBINATORS.has(e.keyword))
+  // The `null` branch of an `Option` says nothing to a TOML user (TOML has no null).
+  const nullBranch = (e: ErrorObject) => e.keyword === 'type' && (e.params as { type: unknown }).type === 'null'
+  const specific = errors.filter((e) => !COMBINATORS.has(e.keyword) && !nullBranch(e))
   const issues: ConfigIssue[] = []
   for (const error of specific.length > 0 ? specific : errors) {
     const { pointer, message } = describe(error, input)
