@@ -302,6 +302,11 @@ export interface PluginInfo {
   /** Exports iggy_source_handle_v2 + iggy_source_batch_result. */
   batchResultAbi: boolean
   symbols: Array<string>
+  /**
+   * The JSON Schema of the plugin's `[plugin_config]` (`iggy_connector_config_schema`), as
+   * JSON text; absent for plugins without one (0.4.0 plugins).
+   */
+  configSchema?: string
 }
 
 export interface ReplayOptions {

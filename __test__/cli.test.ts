@@ -41,7 +41,7 @@ describe('iggy-connectors validate', () => {
     expect(result.stdout).toContain(`${join(dir, 'config.toml')}: http.enabled: expected boolean, received string`)
   })
 
-  it('loads TS transform modules and warns about names only the embedding API can register', async () => {
+  it('loads TS transform modules and refuses names nothing registers before a CLI run', async () => {
     const dir = configDir({
       'random.toml': SOURCE('no/such/lib', '[transforms.tag]\nenabled = true\nmodule = "./tag.js"\n\n[transforms.missing]\nenabled = true\nmodule = "./nope.js"\n\n[transforms.registered]\nenabled = true\n'),
       'tag.js': 'exports.transform = (messages) => messages\n',
@@ -50,7 +50,7 @@ describe('iggy-connectors validate', () => {
     expect(result.code).toBe(1)
     expect(result.stdout).not.toContain('transforms.tag')
     expect(result.stdout).toContain('error  source "random": transforms.missing: module ./nope.js: Cannot find module')
-    expect(result.stdout).toContain('warn   source "random": transforms.registered: a TS transform without module')
+    expect(result.stdout).toContain(`error  ${join(dir, 'connectors/random.toml')}: transforms.registered: unknown transform "registered"`)
   })
 
   it('exits 1 when an enabled plugin cannot be loaded, naming the connector and path', async () => {

@@ -1,18 +1,17 @@
 // The `iggy-connectors` command line.
 import { parseArgs } from 'node:util'
 
-import { bindingify } from './config/bindingify'
-import { loadConfiguration } from './config/index'
+import { runSchema } from './commands/schema'
+import { validateConfiguration } from './commands/validate'
 import { loadEnvFile, loadRuntimeConfig } from './config/runtime'
 import type { Env } from './env'
-import { ConfigError, formatIssue } from './errors'
+import { ConfigError } from './errors'
 import { InitConflictError, initProject } from './init/index'
 import { type LogSink, Logger, createLogWriter } from './logger'
 import { type NativeTestBroker, native } from './native'
 import { isOperatorCommand, runOperatorCommand } from './commands/index'
 import { bundledPluginDirs, listBundledPlugins } from './plugins'
 import { ConnectorsRuntime } from './runtime'
-import { TransformRegistry } from './transforms/registry'
 import { VERSION } from './version'
 
 /** Exit codes, also listed in --help and docs/config.md. */
@@ -33,6 +32,7 @@ Usage:
   iggy-connectors init [dir] [--force]                    write a quick start config into dir (default .)
   iggy-connectors validate [--config <path>]              check config and plugins, exit 0/1
   iggy-connectors plugins                                 list the plugins bundled with this package
+  iggy-connectors schema [--connector <file>]             print the JSON Schema of config.toml, or of a connector file
   iggy-connectors broker [--address 127.0.0.1:8090]       run the embedded test broker
   iggy-connectors dlq list|show|replay --connector <key>  read and replay dead letters (running runtime)
   iggy-connectors tap <source|sink> <key> [--stage before|after] [--limit N]  print messages live
@@ -45,6 +45,7 @@ Options:
       --embedded-broker  start the embedded development broker at [iggy] address first
       --address <addr>   broker address (broker command; default 127.0.0.1:8090)
       --force            init: overwrite existing files
+      --connector <file> schema: the connector file whose schema (with its plugin's config) to print
   -V, --version          print versions
   -h, --help             print this help
 
@@ -60,11 +61,7 @@ Exit codes:
   130  forced exit by a second SIGINT/SIGTERM
 `
 
-/** The 0.4.0 symbols each plugin kind must export (upstream refuses to load without them). */
-export const REQUIRED_SYMBOLS: Readonly<Record<'source' | 'sink', readonly string[]>> = {
-  source: ['iggy_source_open', 'iggy_source_handle', 'iggy_source_close', 'iggy_source_version'],
-  sink: ['iggy_sink_open', 'iggy_sink_consume', 'iggy_sink_close', 'iggy_sink_version'],
-}
+export { REQUIRED_SYMBOLS } from './commands/validate'
 
 const BROKER_BANNER = '*** embedded broker — for development and tests only, NOT for production ***'
 
@@ -127,70 +124,7 @@ function reportConfigError(error: ConfigError, io: Io): void {
 }
 
 async function runValidate(configPath: string | undefined, env: Env, io: Io): Promise<number> {
-  const out = (line: string) => io.stdout.write(`${line}\n`)
-  let problems = 0
-  let loaded
-  try {
-    loaded = await loadConfiguration({ ...(configPath === undefined ? {} : { configPath }), env })
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    for (const issue of error.issues) out(`error  ${formatIssue(issue)}`)
-    out(`validation failed: ${error.issues.length} problem(s)`)
-    return EXIT.FAILURE
-  }
-  out(`config ${loaded.location?.path ?? '(defaults)'}`)
-  for (const w of new Set(loaded.warnings.map(formatIssue))) out(`warn   ${w}`)
-  try {
-    // Any name counts as registered here: the embedding API may register it at run time.
-    const { custom } = bindingify(loaded.config, loaded.active, () => true)
-    const registry = new TransformRegistry()
-    for (const t of custom) {
-      const where = `${t.kind} "${t.key}": transforms.${t.name}`
-      if (typeof t.config.module !== 'string') {
-        out(`warn   ${where}: a TS transform without module; it must be registered with registerTransform() (embedding API only)`)
-        continue
-      }
-      try {
-        registry.resolve(t.name, t.config, t.baseDir)
-      } catch (error) {
-        out(`error  ${where}: module ${t.config.module}: ${(error as Error).message.split('\n')[0]}`)
-        problems++
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    for (const issue of error.issues) out(`error  ${formatIssue(issue)}`)
-    problems += error.issues.length
-  }
-  const connectors = [...loaded.active.sources, ...loaded.active.sinks]
-  for (const stored of connectors) {
-    const c = stored.config
-    const label = `${stored.kind} "${c.key}" v${c.version} (${stored.origin})`
-    if (!c.enabled) {
-      out(`skip   ${label}: disabled`)
-      continue
-    }
-    try {
-      const info = native().inspectPlugin(stored.kind, c.path, stored.configDir ?? null)
-      if (info.kind !== stored.kind) {
-        out(`error  ${label}: path: ${info.resolvedPath} is a ${info.kind} plugin, the config says ${stored.kind}`)
-        problems++
-        continue
-      }
-      const missing = REQUIRED_SYMBOLS[stored.kind].filter((symbol) => !info.symbols.includes(symbol))
-      if (missing.length > 0) {
-        out(`error  ${label}: path: ${info.resolvedPath} lacks ${missing.join(', ')}`)
-        problems++
-        continue
-      }
-      out(`ok     ${label}: ${info.resolvedPath} (plugin ${info.version}${info.batchResultAbi ? ', batch-result ABI' : ''}; ${info.symbols.length} symbols)`)
-    } catch (error) {
-      out(`error  ${label}: path: ${(error as Error).message}`)
-      problems++
-    }
-  }
-  out(problems === 0 ? `valid: ${connectors.filter((s) => s.config.enabled).length} enabled connector(s)` : `validation failed: ${problems} problem(s)`)
-  return problems === 0 ? EXIT.OK : EXIT.FAILURE
+  return (await validateConfiguration(configPath, env, io)) === 0 ? EXIT.OK : EXIT.FAILURE
 }
 
 async function runRuntime(configPath: string | undefined, embeddedBroker: boolean, env: Env, io: Io): Promise<number> {
@@ -305,6 +239,7 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
         'embedded-broker': { type: 'boolean' },
         address: { type: 'string' },
         force: { type: 'boolean' },
+        connector: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -323,12 +258,13 @@ export async function main(argv: readonly string[], io: Io = { stdout: process.s
   }
   const command = positionals[0] ?? 'run'
   const maxPositionals = command === 'init' ? 2 : 1
-  if (positionals.length > maxPositionals || !['run', 'validate', 'broker', 'init', 'plugins'].includes(command)) {
+  if (positionals.length > maxPositionals || !['run', 'validate', 'broker', 'init', 'plugins', 'schema'].includes(command)) {
     io.stderr.write(`iggy-connectors: unexpected argument "${positionals.join(' ')}"\n\n${HELP}`)
     return EXIT.USAGE
   }
   if (command === 'init') return runInit(positionals[1] ?? '.', values.force ?? false, io)
   if (command === 'plugins') return runPlugins(io)
+  if (command === 'schema') return runSchema(values.connector, io)
   const env = process.env
   const dotenv = loadEnvFile(env)
   if (dotenv.error !== undefined) io.stderr.write(`iggy-connectors: cannot load ${dotenv.file}: ${dotenv.error}\n`)

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { type CustomTransformBinding, bindingify, bindingifySink, bindingifySource } from './config/bindingify'
 import type { ConnectorKind, SinkConfig, SourceConfig } from './config/connector-schema'
 import { type LoadedConfiguration, loadConfiguration } from './config/index'
+import { checkPluginConfigs } from './config/plugin-config'
 import type { ConnectorConfigProvider, StoredConfig } from './config/provider'
 import type { RuntimeConfig, RuntimeConfigInput } from './config/runtime-schema'
 import type { Env } from './env'
@@ -218,7 +219,19 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
     }
     for (const o of loaded.overrides) this.logger.info(`${o.variable} value changed to: ${o.display} from environment variable`)
     if (loaded.location?.path) this.logger.info(`config loaded from ${loaded.location.path}`)
-    const { options, custom } = bindingify(loaded.config, loaded.active, (name) => this.#transforms.has(name))
+    // Every problem in one error, as `validate` lists them: engine options, then each plugin's
+    // [plugin_config] against the schema the plugin exports (nothing is started before).
+    const issues: ConfigIssue[] = []
+    let bound: ReturnType<typeof bindingify> | undefined
+    try {
+      bound = bindingify(loaded.config, loaded.active, (name) => this.#transforms.has(name))
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      issues.push(...error.issues)
+    }
+    issues.push(...checkPluginConfigs([...loaded.active.sources, ...loaded.active.sinks]))
+    if (bound === undefined || issues.length > 0) throw new ConfigError(issues)
+    const { options, custom } = bound
     this.#bindCustom(custom, [...options.sources.map((s) => ({ kind: 'source' as const, key: s.key })), ...options.sinks.map((s) => ({ kind: 'sink' as const, key: s.key }))])
     this.#statuses.clear()
     this.#connectors.clear()
@@ -322,6 +335,7 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
       const issues: ConfigIssue[] = []
       const isRegistered = (name: string) => this.#transforms.has(name)
       this.logger.info(`restarting ${kind} "${key}" with config version ${stored.config.version}`, key)
+      issues.push(...checkPluginConfigs([stored]))
       if (kind === 'source') {
         const options = bindingifySource(stored as StoredConfig<SourceConfig>, isRegistered, custom, issues)
         if (issues.length > 0) throw new ConfigError(issues)

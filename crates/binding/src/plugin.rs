@@ -14,6 +14,9 @@ pub struct PluginInfo {
     /// Exports iggy_source_handle_v2 + iggy_source_batch_result.
     pub batch_result_abi: bool,
     pub symbols: Vec<String>,
+    /// The JSON Schema of the plugin's `[plugin_config]` (`iggy_connector_config_schema`), as
+    /// JSON text; absent for plugins without one (0.4.0 plugins).
+    pub config_schema: Option<String>,
 }
 
 #[napi(catch_unwind)]
@@ -36,6 +39,7 @@ pub fn inspect_plugin(
         kind: info.kind.as_str().to_owned(),
         batch_result_abi: info.batch_result_abi,
         symbols: info.symbols,
+        config_schema: info.config_schema,
     })
 }
 

@@ -13,6 +13,8 @@ pub struct PluginInfo {
     pub kind: ConnectorKind,
     pub batch_result_abi: bool,
     pub symbols: Vec<String>,
+    /// The plugin config's JSON Schema text, when the plugin exports one.
+    pub config_schema: Option<String>,
 }
 
 /// Resolves and loads `path` and checks it is a complete `kind` plugin. `label` names the
@@ -38,6 +40,7 @@ pub fn inspect_plugin(
         kind,
         batch_result_abi,
         symbols: library.exported_symbols(),
+        config_schema: library.config_schema(),
     })
 }
 

@@ -12,6 +12,7 @@ pub mod ffi;
 mod macros;
 mod outcome;
 mod payload;
+pub mod schema;
 mod state;
 pub mod types;
 
@@ -21,6 +22,7 @@ pub use error::Error;
 pub use iggy_common::{HeaderKey, HeaderKind, HeaderValue};
 pub use outcome::{ConsumeOutcome, REJECTED_HEADER, RejectedMessage};
 pub use payload::{ConsumedMessage, Payload};
+pub use schema::JsonSchema;
 pub use types::*;
 
 /// Re-exported so plugins log and sleep with the same copies the SDK runs them on.
@@ -37,4 +39,5 @@ pub mod __private {
         ABI_VERSION, FAILED, INVALID, LogCallback, OK, PluginInfo, RejectCallback, SendCallback,
         SendCallbackV2, enter, host_bytes, null_callback, parse_config,
     };
+    pub use crate::schema::{self, ConfigType, WithSchema, WithoutSchema};
 }

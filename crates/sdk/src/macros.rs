@@ -3,8 +3,9 @@
 /// Exports `$type` (a [`Source`](crate::Source) with an inherent
 /// `fn new(id: u32, config: C, state: Option<ConnectorState>) -> Self`, `C: DeserializeOwned`)
 /// as a source plugin: `iggy_source_open`, `iggy_source_handle`, `iggy_source_handle_v2`,
-/// `iggy_source_batch_result`, `iggy_source_close`, `iggy_source_version` and
-/// `iggy_connector_abi_version`.
+/// `iggy_source_batch_result`, `iggy_source_close`, `iggy_source_version`,
+/// `iggy_connector_abi_version` and `iggy_connector_config_schema` (the JSON Schema of `C` when
+/// it derives [`JsonSchema`](crate::JsonSchema), else null; see [`schema`](crate::schema)).
 ///
 /// The exports are compiled out under `cfg(test)`, so the plugin crate stays unit-testable as
 /// a library. Use it once per library (one connector type per cdylib).
@@ -121,6 +122,29 @@ macro_rules! source_connector {
                 })
             }
 
+            /// The config's JSON Schema (NUL-terminated, static), or null when the config type
+            /// does not derive `JsonSchema`.
+            #[cfg(not(test))]
+            #[unsafe(no_mangle)]
+            pub extern "C" fn iggy_connector_config_schema() -> *const ::std::ffi::c_char {
+                static SCHEMA: ::std::sync::OnceLock<Option<::std::ffi::CString>> =
+                    ::std::sync::OnceLock::new();
+                __sdk::guard(
+                    &PLUGIN,
+                    "iggy_connector_config_schema",
+                    0,
+                    ::std::ptr::null(),
+                    || {
+                        __sdk::schema::export(&SCHEMA, || {
+                            #[allow(unused_imports)]
+                            use __sdk::{WithSchema as _, WithoutSchema as _};
+                            let config = __sdk::ConfigType::of_source(<$type>::new);
+                            (&config).config_schema()
+                        })
+                    },
+                )
+            }
+
             #[cfg(not(test))]
             #[unsafe(no_mangle)]
             pub extern "C" fn iggy_source_version() -> *const ::std::ffi::c_char {
@@ -139,7 +163,8 @@ macro_rules! source_connector {
 /// Exports `$type` (a [`Sink`](crate::Sink) with an inherent `fn new(id: u32, config: C) ->
 /// Self`, `C: DeserializeOwned`) as a sink plugin: `iggy_sink_open`, `iggy_sink_consume`,
 /// `iggy_sink_consume_v2` (the same with rejected messages reported back),
-/// `iggy_sink_close`, `iggy_sink_version` and `iggy_connector_abi_version`.
+/// `iggy_sink_close`, `iggy_sink_version`, `iggy_connector_abi_version` and
+/// `iggy_connector_config_schema` (as for sources).
 ///
 /// The exports are compiled out under `cfg(test)`. Use it once per library.
 #[macro_export]
@@ -258,6 +283,29 @@ macro_rules! sink_connector {
                 __sdk::guard(&PLUGIN, "iggy_sink_close", id, __sdk::FAILED, || {
                     __sdk::sink::close(&REGISTRY, &PLUGIN, id)
                 })
+            }
+
+            /// The config's JSON Schema (NUL-terminated, static), or null when the config type
+            /// does not derive `JsonSchema`.
+            #[cfg(not(test))]
+            #[unsafe(no_mangle)]
+            pub extern "C" fn iggy_connector_config_schema() -> *const ::std::ffi::c_char {
+                static SCHEMA: ::std::sync::OnceLock<Option<::std::ffi::CString>> =
+                    ::std::sync::OnceLock::new();
+                __sdk::guard(
+                    &PLUGIN,
+                    "iggy_connector_config_schema",
+                    0,
+                    ::std::ptr::null(),
+                    || {
+                        __sdk::schema::export(&SCHEMA, || {
+                            #[allow(unused_imports)]
+                            use __sdk::{WithSchema as _, WithoutSchema as _};
+                            let config = __sdk::ConfigType::of_sink(<$type>::new);
+                            (&config).config_schema()
+                        })
+                    },
+                )
             }
 
             #[cfg(not(test))]

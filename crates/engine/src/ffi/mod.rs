@@ -39,10 +39,14 @@ pub type SinkConsumeV2Fn = unsafe extern "C" fn(
 pub type CloseFn = unsafe extern "C" fn(u32) -> i32;
 pub type VersionFn = unsafe extern "C" fn() -> *const c_char;
 pub type AbiVersionFn = unsafe extern "C" fn() -> u32;
+/// `iggy_connector_config_schema` (optional, ours): the plugin config's JSON Schema as a static
+/// NUL-terminated string, or null when the plugin has none.
+pub type ConfigSchemaFn = unsafe extern "C" fn() -> *const c_char;
 
 /// Every symbol of the ABI, reported by `inspectPlugin`.
-pub const ALL_SYMBOLS: [&str; 12] = [
+pub const ALL_SYMBOLS: [&str; 13] = [
     "iggy_connector_abi_version",
+    "iggy_connector_config_schema",
     "iggy_source_open",
     "iggy_source_handle",
     "iggy_source_handle_v2",

@@ -12,8 +12,8 @@ use super::ABI_MAJOR;
 use crate::error::EngineError;
 use crate::ffi::sink::ConsumeExport;
 use crate::ffi::{
-    AbiVersionFn, CloseFn, SinkConsumeFn, SinkConsumeV2Fn, SinkOpenFn, SourceBatchResultFn,
-    SourceHandleFn, SourceHandleV2Fn, SourceOpenFn, VersionFn,
+    AbiVersionFn, CloseFn, ConfigSchemaFn, SinkConsumeFn, SinkConsumeV2Fn, SinkOpenFn,
+    SourceBatchResultFn, SourceHandleFn, SourceHandleV2Fn, SourceOpenFn, VersionFn,
 };
 use crate::stats::ConnectorKind;
 
@@ -132,19 +132,33 @@ impl PluginLibrary {
         Ok(())
     }
 
-    fn version(&self, symbol: &str) -> String {
-        let Some(version) = self.symbol::<VersionFn>(symbol) else {
-            return String::new();
-        };
-        // SAFETY: the ABI returns a static NUL-terminated string (or null).
-        let ptr: *const c_char = unsafe { version() };
+    /// Calls a `fn() -> *const c_char` export that returns a static NUL-terminated string.
+    fn static_text(&self, symbol: &str) -> Option<String> {
+        let text = self.symbol::<VersionFn>(symbol)?;
+        // SAFETY: the ABI declares these exports `extern "C" fn() -> *const c_char` without
+        // side effects; our SDK's exports catch panics and return null.
+        let ptr: *const c_char = unsafe { text() };
         if ptr.is_null() {
-            return String::new();
+            return None;
         }
         // SAFETY: non-null, NUL-terminated and static per the ABI.
-        unsafe { CStr::from_ptr(ptr) }
-            .to_string_lossy()
-            .into_owned()
+        Some(
+            unsafe { CStr::from_ptr(ptr) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
+    fn version(&self, symbol: &str) -> String {
+        self.static_text(symbol).unwrap_or_default()
+    }
+
+    /// The JSON Schema of the plugin's `[plugin_config]` (`iggy_connector_config_schema`), read
+    /// without opening a connector; None for plugins without the symbol (0.4.0) or without a
+    /// schema.
+    pub fn config_schema(&self) -> Option<String> {
+        self.symbol::<ConfigSchemaFn>("iggy_connector_config_schema")?;
+        self.static_text("iggy_connector_config_schema")
     }
 
     pub fn source_symbols(&self, key: &str) -> Result<SourceSymbols, EngineError> {

@@ -1,6 +1,7 @@
 //! `[plugin_config]` of the bench source and the payloads it pre-generates.
 
 use iggy_connectors_sdk::Error;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The fixed part of every payload; `id` and `pad` are filled in per message. The fields give
@@ -16,7 +17,7 @@ const ID_DIGITS: usize = 10;
 pub const MIN_PAYLOAD_SIZE: usize = PREFIX.len() + ID_DIGITS + BODY.len() + SUFFIX.len();
 
 /// As written in the connector file; every key is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct BenchSourceConfig {
     /// Messages to emit in total, across restarts (default 1,000,000).

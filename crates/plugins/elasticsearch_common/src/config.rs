@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The connection part of a plugin's `[plugin_config]`.
-#[derive(Clone, Deserialize, Default)]
+#[derive(Clone, Deserialize, JsonSchema, Default)]
 pub struct ConnectionConfig {
     /// Base URL of one node, e.g. `http://localhost:9200` (upstream: required).
     pub url: String,

@@ -6,10 +6,11 @@ use std::time::Duration;
 use iggy_connector_elasticsearch_common::ConnectionConfig;
 use iggy_connector_elasticsearch_common::config::duration;
 use iggy_connector_elasticsearch_common::retry::RetryPolicy;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ElasticsearchSinkConfig {
     #[serde(flatten)]
     pub connection: ConnectionConfig,
@@ -29,7 +30,9 @@ pub struct ElasticsearchSinkConfig {
     /// Ours: attempts per bulk item on 429/5xx/transport errors, the first included.
     pub max_retries: Option<u32>,
     /// Ours: delay after the first failed attempt; doubles up to `max_retry_delay`.
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub retry_delay: Option<String>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub max_retry_delay: Option<String>,
 }
 

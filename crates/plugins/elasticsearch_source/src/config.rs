@@ -6,10 +6,11 @@ use std::time::Duration;
 use iggy_connector_elasticsearch_common::ConnectionConfig;
 use iggy_connector_elasticsearch_common::config::duration;
 use iggy_connector_elasticsearch_common::retry::RetryPolicy;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct ElasticsearchSourceConfig {
     #[serde(flatten)]
     pub connection: ConnectionConfig,
@@ -18,6 +19,7 @@ pub struct ElasticsearchSourceConfig {
     /// Base query DSL (upstream default `{"match_all": {}}`).
     pub query: Option<Value>,
     /// Sleep before a poll (upstream default "10s"); skipped while a backlog is being read.
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub polling_interval: Option<String>,
     /// Documents per search (upstream default 100).
     pub batch_size: Option<usize>,
@@ -34,7 +36,7 @@ pub struct ElasticsearchSourceConfig {
 }
 
 /// Upstream's `[plugin_config.state]` table.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct StateFileConfig {
     pub enabled: bool,
     pub storage_type: Option<String>,
@@ -45,7 +47,7 @@ pub struct StateFileConfig {
     pub tracked_fields: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct StorageConfig {
     pub base_path: Option<String>,
 }

@@ -8,14 +8,16 @@ use std::time::Duration;
 use iggy_connector_http_common::{Backoff, Framing, SuccessCodes, backoff, duration};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 const DEFAULT_MAX_PAYLOAD: u64 = 10 * 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct HttpSinkConfig {
     pub url: String,
     pub method: Option<String>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub timeout: Option<String>,
     pub max_payload_size_bytes: Option<u64>,
     pub batch_mode: Option<String>,
@@ -25,8 +27,10 @@ pub struct HttpSinkConfig {
     pub health_check_enabled: Option<bool>,
     pub health_check_method: Option<String>,
     pub max_retries: Option<u32>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub retry_delay: Option<String>,
     pub retry_backoff_multiplier: Option<f64>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub max_retry_delay: Option<String>,
     pub success_status_codes: Option<Vec<u16>>,
     pub tls_danger_accept_invalid_certs: Option<bool>,

@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::duration;
 use crate::retry::RetryPolicy;
 
 /// A secret config value (the token): never printed by `Debug`.
-#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(pub String);
 
@@ -19,18 +20,23 @@ impl std::fmt::Debug for Secret {
 }
 
 /// The shared `[plugin_config]` keys as written (flattened into each plugin's config).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 pub struct ConnectionKeys {
     pub url: Option<String>,
     pub org: Option<String>,
     pub token: Option<Secret>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub timeout: Option<String>,
     pub max_retries: Option<u32>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_delay: Option<String>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_max_delay: Option<String>,
     pub max_open_retries: Option<u32>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub open_retry_max_delay: Option<String>,
     pub circuit_breaker_threshold: Option<u32>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub circuit_breaker_cool_down: Option<String>,
 }
 

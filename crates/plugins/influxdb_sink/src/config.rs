@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use iggy_connector_influxdb_common::config::{Connection, ConnectionKeys, required};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct InfluxDbSinkConfig {
     #[serde(flatten)]
     pub connection: ConnectionKeys,

@@ -7,13 +7,15 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use iggy_connector_influxdb_common::config::{Connection, ConnectionKeys, required};
 use iggy_connector_influxdb_common::duration;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct InfluxDbSourceConfig {
     #[serde(flatten)]
     pub connection: ConnectionKeys,
     pub query: Option<String>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub poll_interval: Option<String>,
     pub batch_size: Option<u32>,
     pub cursor_field: Option<String>,

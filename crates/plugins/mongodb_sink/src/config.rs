@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The keys exactly as upstream's `mongodb_sink` 0.4.0 reads them. Unknown keys are ignored, as
 /// upstream does (no plugin uses `deny_unknown_fields`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct MongoDbSinkConfig {
     pub connection_uri: String,
     pub database: String,
@@ -21,6 +22,7 @@ pub struct MongoDbSinkConfig {
     pub payload_format: Option<String>,
     pub verbose_logging: Option<bool>,
     pub max_retries: Option<u32>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_delay: Option<String>,
 }
 

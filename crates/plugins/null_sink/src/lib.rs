@@ -11,12 +11,13 @@ use iggy_connectors_sdk::tracing::info;
 use iggy_connectors_sdk::{
     ConsumeOutcome, ConsumedMessage, Error, MessagesMetadata, Sink, TopicMetadata, sink_connector,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 sink_connector!(NullSink);
 
 /// `[plugin_config]`; every key is optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NullSinkConfig {
     /// Keep the arrival time and size of every batch (default false: counters only).

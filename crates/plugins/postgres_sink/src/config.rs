@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use iggy_connector_postgres_common::duration::parse_or_default;
 use iggy_connector_postgres_common::retry::RetryPolicy;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct PostgresSinkConfig {
     pub connection_string: String,
     pub target_table: String,
@@ -20,6 +21,7 @@ pub struct PostgresSinkConfig {
     pub payload_format: Option<String>,
     pub verbose_logging: Option<bool>,
     pub max_retries: Option<u32>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_delay: Option<String>,
     /// `"reject"` (default), `"fail"` or `"skip"`: what `consume` does about rows PostgreSQL
     /// rejects permanently (see README).

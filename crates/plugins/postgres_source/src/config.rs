@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use iggy_connector_postgres_common::duration::parse_or_default;
 use iggy_connector_postgres_common::retry::RetryPolicy;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct PostgresSourceConfig {
     pub connection_string: String,
     pub mode: String,
     pub tables: Vec<String>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub poll_interval: Option<String>,
     pub batch_size: Option<u32>,
     pub tracking_column: Option<String>,
@@ -19,6 +21,7 @@ pub struct PostgresSourceConfig {
     /// `..._PLUGIN_CONFIG_INITIAL_OFFSET=0` is type-inferred into a JSON number (upstream then
     /// fails to deserialize).
     #[serde(default, deserialize_with = "string_like")]
+    #[schemars(schema_with = "iggy_connectors_sdk::schema::string_like")]
     pub initial_offset: Option<String>,
     pub max_connections: Option<u32>,
     pub snake_case_columns: Option<bool>,
@@ -38,6 +41,7 @@ pub struct PostgresSourceConfig {
     pub cdc_backend: Option<String>,
     pub verbose_logging: Option<bool>,
     pub max_retries: Option<u32>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::DurationOrEmpty>")]
     pub retry_delay: Option<String>,
     /// Ours: `"deterministic"` (default) or `"random"` (upstream's UUIDv4 per message); polling
     /// mode only, CDC ids always come from the LSN.

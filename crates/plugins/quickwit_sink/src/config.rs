@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use iggy_connector_http_common::{Backoff, backoff, duration};
 use reqwest::Url;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::index::IndexConfig;
@@ -13,17 +14,20 @@ use crate::index::IndexConfig;
 /// Quickwit refuses ingest bodies over 10 MiB (`413`).
 pub const QUICKWIT_MAX_BODY: u64 = 10 * 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct QuickwitSinkConfig {
     pub url: String,
     pub index: String,
     pub commit: Option<String>,
     pub batch_size: Option<usize>,
     pub max_payload_size_bytes: Option<u64>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub timeout: Option<String>,
     pub max_retries: Option<u32>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub retry_delay: Option<String>,
     pub retry_backoff_multiplier: Option<f64>,
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub max_retry_delay: Option<String>,
     pub verbose_logging: Option<bool>,
     #[serde(flatten)]

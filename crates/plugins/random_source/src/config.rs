@@ -3,14 +3,16 @@
 use std::time::Duration;
 
 use iggy_connectors_sdk::Error;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// As written in the connector file. Every key is optional; a file without
 /// `[plugin_config]` (JSON `null`) gets the defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct RandomSourceConfig {
     /// humantime duration slept before every poll (default `"1s"`); `"0"` disables the sleep.
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub interval: Option<String>,
     /// Total messages to produce across restarts (default: unlimited).
     pub max_count: Option<usize>,

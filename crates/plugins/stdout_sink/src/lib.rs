@@ -15,6 +15,7 @@ use iggy_connectors_sdk::tracing::{info, warn};
 use iggy_connectors_sdk::{
     ConsumeOutcome, ConsumedMessage, Error, MessagesMetadata, Sink, TopicMetadata, sink_connector,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use render::render_batch;
@@ -22,7 +23,7 @@ pub use render::render_batch;
 sink_connector!(StdoutSink);
 
 /// `[plugin_config]`; a file without it gets the defaults.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
 #[serde(default)]
 pub struct StdoutSinkConfig {
     /// Print one line per message with its payload (default `false`).
