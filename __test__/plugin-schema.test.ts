@@ -34,6 +34,15 @@ const DURATION = 'expected a duration such as "500ms", "5s" or "1m 30s"'
 
 const CASES: PluginCase[] = [
   {
+    plugin: 'iceberg_sink',
+    kind: 'sink',
+    good: 'catalog_type = "rest"\nuri = "http://127.0.0.1:8181"\ntables = ["ns.events"]\nstore_class = "fs"\ncommit_interval = "10s"',
+    bad: [
+      { config: 'catalog_type = "rest"\nstore_class = "s3"', issues: ['plugin_config.uri: missing required key (expected string)'] },
+      { config: 'catalog_type = "rest"\nuri = "http://x"\nstore_class = "s3"\ncommit_interval = "banana"', issues: [`plugin_config.commit_interval: ${DURATION}, received "banana"`] },
+    ],
+  },
+  {
     plugin: 'random_source',
     kind: 'source',
     good: 'interval = "5ms"\nmessages_range = [1, 3]\npayload_size = 20',

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 
 use iceberg::TableIdent;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// The keys exactly as upstream's `iceberg_sink` 0.4.0 reads them (upstream requires every one
 /// but the credentials; here the ones with an obvious value default to it), plus `writer_id`.
 /// Unknown keys are ignored, as upstream does.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 pub struct IcebergSinkConfig {
     /// Static targets `namespace.table` (`a.b.c` = namespace `[a, b]`, table `c`).
     #[serde(default)]
@@ -46,6 +47,7 @@ pub struct IcebergSinkConfig {
     pub min_commit_bytes: u64,
     /// … is committed no sooner than this after the table's previous commit by this sink
     /// (humantime, default `5s`; applies only when a minimum is set).
+    #[schemars(with = "Option<iggy_connectors_sdk::schema::Duration>")]
     pub commit_interval: Option<String>,
 }
 
