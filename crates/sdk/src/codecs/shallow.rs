@@ -46,8 +46,53 @@ impl JsonText<'_> {
 /// A top-level key and its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field<'a> {
-    pub key: Cow<'a, str>,
-    pub value: JsonText<'a>,
+    key: Cow<'a, str>,
+    /// Length and first/last byte of `key`: most comparisons of two different keys end here,
+    /// without a `memcmp` call.
+    fingerprint: u64,
+    /// Whether `key` must be escaped when written (a `"`, `\` or control byte in it).
+    escape: bool,
+    value: JsonText<'a>,
+}
+
+impl<'a> Field<'a> {
+    fn new(key: Cow<'a, str>, escape: bool, value: JsonText<'a>) -> Self {
+        Field {
+            fingerprint: fingerprint(&key),
+            key,
+            escape,
+            value,
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn value(&self) -> &JsonText<'a> {
+        &self.value
+    }
+
+    #[inline]
+    fn is(&self, key: &str, fingerprint: u64) -> bool {
+        self.fingerprint == fingerprint && *self.key == *key
+    }
+}
+
+#[inline]
+fn fingerprint(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let (first, last) = match bytes {
+        [] => (0, 0),
+        [first, .., last] => (*first, *last),
+        [only] => (*only, *only),
+    };
+    (bytes.len() as u64) << 16 | u64::from(first) << 8 | u64::from(last)
+}
+
+/// Whether serde_json escapes something in `key`.
+fn needs_escape(key: &str) -> bool {
+    key.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// A JSON object parsed one level deep (see the module docs).
@@ -60,6 +105,9 @@ impl<'a> ShallowObject<'a> {
     /// The object in `bytes`, or `None` when `bytes` is anything else or anything this parse
     /// does not vouch for (the caller then decodes in full).
     pub fn parse(bytes: &'a [u8]) -> Option<Self> {
+        // One UTF-8 check of the whole payload (serde_json needs valid UTF-8 in every string
+        // and allows no other non-ASCII byte), so keys and strings are slices of `text`.
+        let text = std::str::from_utf8(bytes).ok()?;
         let mut at = skip_ws(bytes, 0);
         if bytes.get(at) != Some(&b'{') {
             return None;
@@ -72,7 +120,7 @@ impl<'a> ShallowObject<'a> {
             return (skip_ws(bytes, at + 1) == bytes.len()).then_some(object);
         }
         loop {
-            let (key, end) = key(bytes, at)?;
+            let (key, escape, end) = key(text, at)?;
             at = skip_ws(bytes, end);
             if bytes.get(at) != Some(&b':') {
                 return None;
@@ -80,10 +128,17 @@ impl<'a> ShallowObject<'a> {
             at = skip_ws(bytes, at + 1);
             let end = value_end(bytes, at)?;
             let value = JsonText::Borrowed(&bytes[at..end]);
-            match object.position(&key) {
-                Some(i) => object.fields[i].value = value,
-                None if object.fields.len() == MAX_KEYS => return None,
-                None => object.fields.push(Field { key, value }),
+            let print = fingerprint(&key);
+            let count = object.fields.len();
+            match object.fields.iter_mut().find(|f| f.is(&key, print)) {
+                Some(field) => field.value = value,
+                None if count == MAX_KEYS => return None,
+                None => object.fields.push(Field {
+                    key,
+                    fingerprint: print,
+                    escape,
+                    value,
+                }),
             }
             at = skip_ws(bytes, end);
             match bytes.get(at) {
@@ -121,19 +176,14 @@ impl<'a> ShallowObject<'a> {
     pub fn set(&mut self, key: &'a str, value: JsonText<'a>) {
         match self.get_mut(key) {
             Some(slot) => *slot = value,
-            None => self.fields.push(Field {
-                key: Cow::Borrowed(key),
-                value,
-            }),
+            None => self.push(key, value),
         }
     }
 
     /// Appends `key`, which the caller knows is absent.
     pub fn push(&mut self, key: &'a str, value: JsonText<'a>) {
-        self.fields.push(Field {
-            key: Cow::Borrowed(key),
-            value,
-        });
+        self.fields
+            .push(Field::new(Cow::Borrowed(key), needs_escape(key), value));
     }
 
     /// Keeps the fields `keep` says yes to, in order.
@@ -150,31 +200,30 @@ impl<'a> ShallowObject<'a> {
             .map(|f| f.key.len() + f.value.as_bytes().len() + 4)
             .sum();
         out.reserve(size + 2);
-        out.push(b'{');
-        for (i, field) in self.fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
+        let mut open: &[u8; 2] = b"{\"";
+        for field in &self.fields {
+            if field.escape {
+                out.push(open[0]);
+                serde_json::to_writer(&mut *out, &*field.key)
+                    .expect("writing a str to a Vec cannot fail");
+                out.push(b':');
+            } else {
+                out.extend_from_slice(open);
+                out.extend_from_slice(field.key.as_bytes());
+                out.extend_from_slice(b"\":");
             }
-            write_key(&field.key, out);
-            out.push(b':');
             out.extend_from_slice(field.value.as_bytes());
+            open = b",\"";
+        }
+        if self.fields.is_empty() {
+            out.push(b'{');
         }
         out.push(b'}');
     }
 
     fn position(&self, key: &str) -> Option<usize> {
-        self.fields.iter().position(|f| f.key == key)
-    }
-}
-
-/// `"key"` as serde_json writes it: escaped only when it holds `"`, `\` or a control byte.
-fn write_key(key: &str, out: &mut Vec<u8>) {
-    if key.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        serde_json::to_writer(&mut *out, key).expect("writing a str to a Vec cannot fail");
-    } else {
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.push(b'"');
+        let print = fingerprint(key);
+        self.fields.iter().position(|f| f.is(key, print))
     }
 }
 
@@ -186,21 +235,21 @@ fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// The key starting at `at` (a `"`) and the index after its closing quote. A key without
-/// escapes is borrowed; one with escapes is decoded by serde_json.
-fn key(bytes: &[u8], at: usize) -> Option<(Cow<'_, str>, usize)> {
+/// The key starting at `at` (a `"`), whether it needs escaping when written, and the index
+/// after its closing quote. A key without escapes is borrowed; one with escapes is decoded by
+/// serde_json.
+fn key(text: &str, at: usize) -> Option<(Cow<'_, str>, bool, usize)> {
+    let bytes = text.as_bytes();
     if bytes.get(at) != Some(&b'"') {
         return None;
     }
     match plain_string_end(bytes, at) {
-        Some(end) => {
-            let text = std::str::from_utf8(&bytes[at + 1..end - 1]).ok()?;
-            Some((Cow::Borrowed(text), end))
-        }
+        Some(end) => Some((Cow::Borrowed(&text[at + 1..end - 1]), false, end)),
         None => {
-            let mut stream = serde_json::Deserializer::from_slice(&bytes[at..]).into_iter();
+            let mut stream = serde_json::Deserializer::from_str(&text[at..]).into_iter();
             let key: String = stream.next()?.ok()?;
-            Some((Cow::Owned(key), at + stream.byte_offset()))
+            let escape = needs_escape(&key);
+            Some((Cow::Owned(key), escape, at + stream.byte_offset()))
         }
     }
 }
