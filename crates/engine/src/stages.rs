@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use iggy_connectors_sdk::{Payload, codecs};
+use iggy_connectors_sdk::codecs::{self, ShallowObject};
+use iggy_connectors_sdk::{Payload, Schema};
 
 use crate::config::TransformConfig;
 use crate::error::EngineError;
@@ -132,6 +133,31 @@ pub fn apply_builtin(chain: &TransformChain, payload: &mut Payload) -> Outcome {
         Payload::Json(value) => chain.apply(value),
         _ => Outcome::Keep,
     }
+}
+
+/// Runs a built-in chain on one JSON payload and appends the result to `out` (nothing on
+/// `Drop`). An object is parsed one level deep and written back from its parts
+/// ([`ShallowObject`]); anything else, or an object that parse does not vouch for, takes the
+/// full `Value` decode and encode, so the result and the decode errors are the same as
+/// [`codecs::decode`] + [`apply_builtin`] + [`codecs::encode`] give.
+pub fn apply_builtin_json(
+    chain: &TransformChain,
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<Outcome, codecs::CodecError> {
+    if let Some(mut object) = ShallowObject::parse(bytes) {
+        if chain.apply_shallow(&mut object) == Outcome::Drop {
+            return Ok(Outcome::Drop);
+        }
+        object.write(out);
+        return Ok(Outcome::Keep);
+    }
+    let mut payload = codecs::decode(Schema::Json, bytes)?;
+    if apply_builtin(chain, &mut payload) == Outcome::Drop {
+        return Ok(Outcome::Drop);
+    }
+    out.extend_from_slice(&codecs::encode(Schema::Json, payload)?);
+    Ok(Outcome::Keep)
 }
 
 /// Appends the bytes an external transform sees for `payload` (JSON text for `Json`, the

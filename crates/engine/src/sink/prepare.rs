@@ -2,6 +2,9 @@
 //! malformed payload is caught here, counted and dead-lettered, instead of vanishing inside
 //! the plugin), the transforms, and the per-message header bytes.
 
+use std::ops::Range;
+
+use bytes::Bytes;
 use iggy::prelude::{IggyMessage, PolledMessages};
 use iggy_connectors_sdk::{Payload, Schema, codecs};
 
@@ -11,14 +14,15 @@ use crate::stages::{
     self, ExternalBatch, ExternalMessages, ExternalOutput, ExternalStage, OnError, OutputPayload,
     Stage,
 };
-use crate::transforms::Outcome;
+use crate::transforms::{Outcome, TransformChain};
 
 /// A message the plugin will receive: index into the polled batch, postcard header bytes and,
-/// when transforms rewrote it, the new payload.
+/// when transforms rewrote it, the new payload (a slice of one buffer per batch on the
+/// built-in JSON path).
 pub struct Ready {
     pub index: usize,
     pub headers: Vec<u8>,
-    pub payload: Option<Vec<u8>>,
+    pub payload: Option<Bytes>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +142,10 @@ pub async fn prepare(
         return Ok(out);
     }
 
+    if let (Schema::Json, [Stage::Builtin(chain)]) = (schema, shared.stages.stages()) {
+        return Ok(builtin_json(chain, polled));
+    }
+
     let lazy = stages::external_sees_wire_bytes(schema);
     let mut work: Vec<(usize, Body)> = Vec::with_capacity(polled.messages.len());
     for (index, message) in polled.messages.iter().enumerate() {
@@ -197,7 +205,7 @@ pub async fn prepare(
             Ok(payload) => out.ready.push(Ready {
                 index,
                 headers: header_bytes(&polled.messages[index]),
-                payload,
+                payload: payload.map(Bytes::from),
             }),
             Err(reason) => out.failed.push(Failure {
                 index,
@@ -208,6 +216,38 @@ pub async fn prepare(
     }
     out.ready.sort_by_key(|r| r.index);
     Ok(out)
+}
+
+/// The common case of a JSON stream with built-in transforms only: each payload is checked,
+/// transformed and re-encoded in one pass ([`stages::apply_builtin_json`]: one parse serves as
+/// the decode check too), into one output buffer for the whole batch.
+fn builtin_json(chain: &TransformChain, polled: &PolledMessages) -> Prepared {
+    let mut out = Prepared::default();
+    let size: usize = polled.messages.iter().map(|m| m.payload.len() + 32).sum();
+    let mut buffer = Vec::with_capacity(size);
+    let mut spans: Vec<(usize, Range<usize>)> = Vec::with_capacity(polled.messages.len());
+    for (index, message) in polled.messages.iter().enumerate() {
+        let start = buffer.len();
+        match stages::apply_builtin_json(chain, &message.payload, &mut buffer) {
+            Ok(Outcome::Keep) => spans.push((index, start..buffer.len())),
+            Ok(Outcome::Drop) => out.filtered += 1,
+            Err(error) => out.failed.push(Failure {
+                index,
+                kind: FailureKind::Decode,
+                reason: error.to_string(),
+            }),
+        }
+    }
+    let buffer = Bytes::from(buffer);
+    out.ready = spans
+        .into_iter()
+        .map(|(index, span)| Ready {
+            index,
+            headers: header_bytes(&polled.messages[index]),
+            payload: Some(buffer.slice(span)),
+        })
+        .collect();
+    out
 }
 
 /// Runs a TypeScript transform; returned messages are matched to the polled ones by their

@@ -20,7 +20,7 @@ use crate::stages::{self, ExternalBatch, ExternalMessages, OutputPayload, Stage,
 use crate::state_store::StateStore;
 use crate::stats::Counters;
 use crate::tap::{self, TapStage};
-use crate::transforms::Outcome;
+use crate::transforms::{Outcome, TransformChain};
 
 type Headers = BTreeMap<HeaderKey, HeaderValue>;
 
@@ -74,6 +74,10 @@ pub struct Pipeline {
     dead_letter: Option<DeadLetter>,
     stages: Stages,
     store: StateStore,
+    /// The state this pipeline last wrote: a batch whose state is the same bytes needs no
+    /// write (the file already holds them), which spares an fdatasync per batch for sources
+    /// whose state moves seldom.
+    saved: Option<Vec<u8>>,
     senders: Vec<StreamSender>,
     stopping: watch::Receiver<bool>,
 }
@@ -99,6 +103,7 @@ impl Pipeline {
             dead_letter,
             stages,
             store,
+            saved: None,
             senders,
             stopping,
         }
@@ -169,6 +174,8 @@ impl Pipeline {
         let mut unsendable = Vec::new();
         let mut per_stream = if passthrough {
             self.passthrough(&buffer, produced.messages, &mut unsendable)
+        } else if let Some(chain) = self.builtin_json_only(produced.schema) {
+            self.builtin_json(chain, &buffer, produced.messages, &mut unsendable)
         } else {
             self.convert(&buffer, produced, &mut unsendable).await?
         };
@@ -189,8 +196,11 @@ impl Pipeline {
         if !unsendable.is_empty() {
             self.send_to_dead_letter(unsendable).await?;
         }
-        if let Some(state) = state {
+        if let Some(state) = state
+            && self.saved.as_deref() != Some(state.0.as_slice())
+        {
             self.save_state(&state.0).await?;
+            self.saved = Some(state.0);
         }
         Counters::add(&counters.messages_out, sent);
         Counters::add(&counters.bytes_out, bytes_out);
@@ -309,34 +319,85 @@ impl Pipeline {
                 });
                 continue;
             }
-            // Same bytes and headers for every stream: a message either builds for all of
-            // them or for none.
-            for (stream, list) in out.iter_mut().enumerate() {
-                let headers = message.headers.clone();
-                match build(
-                    message.id,
-                    message.origin_timestamp,
-                    headers,
-                    payload.clone(),
-                ) {
-                    Ok(built) => list.push(built),
-                    Err(reason) => {
-                        if stream == 0 {
-                            unsendable.push(Unsendable {
-                                index,
-                                kind: "build",
-                                reason,
-                                letter: Letter::new(
-                                    message.id.unwrap_or(0),
-                                    payload.clone(),
-                                    message.headers.clone(),
-                                ),
-                            });
-                        }
-                        break;
-                    }
-                }
+            let origin_timestamp = message.origin_timestamp;
+            fan_out(
+                index,
+                &message,
+                origin_timestamp,
+                payload.clone(),
+                payload,
+                &mut out,
+                unsendable,
+            );
+        }
+        out
+    }
+
+    /// The chain when the only stage is one run of built-in transforms and the plugin and every
+    /// stream speak JSON: then [`Pipeline::builtin_json`] can do the batch.
+    fn builtin_json_only(&self, schema: Schema) -> Option<&TransformChain> {
+        let json =
+            schema == Schema::Json && self.senders.iter().all(|s| s.schema() == Schema::Json);
+        match self.stages.stages() {
+            [Stage::Builtin(chain)] if json => Some(chain),
+            _ => None,
+        }
+    }
+
+    /// Built-in transforms on a JSON batch: each payload is transformed and re-encoded in one
+    /// pass ([`stages::apply_builtin_json`]) into one buffer for the whole batch, and every
+    /// stream gets `Bytes` slices of it (no allocation per message).
+    fn builtin_json(
+        &self,
+        chain: &TransformChain,
+        buffer: &Bytes,
+        messages: Vec<ProducedMessageRef<'_>>,
+        unsendable: &mut Vec<Unsendable>,
+    ) -> Vec<Vec<IggyMessage>> {
+        let size: usize = messages.iter().map(|m| m.payload.len() + 32).sum();
+        let mut encoded = Vec::with_capacity(size);
+        let mut kept = Vec::with_capacity(messages.len());
+        let mut filtered = 0u64;
+        for (index, mut message) in messages.into_iter().enumerate() {
+            let original = buffer.slice_ref(message.payload);
+            if let Some(reason) = take_rejection(&mut message.headers) {
+                unsendable.push(Unsendable {
+                    index,
+                    kind: "rejected",
+                    reason,
+                    letter: Letter::new(message.id.unwrap_or(0), original, message.headers),
+                });
+                continue;
             }
+            let start = encoded.len();
+            match stages::apply_builtin_json(chain, message.payload, &mut encoded) {
+                Ok(Outcome::Keep) => kept.push((index, message, start..encoded.len())),
+                Ok(Outcome::Drop) => filtered += 1,
+                Err(error) => unsendable.push(Unsendable {
+                    index,
+                    kind: "decode",
+                    reason: error.to_string(),
+                    letter: Letter::new(message.id.unwrap_or(0), original, message.headers),
+                }),
+            }
+        }
+        Counters::add(&self.ctx.stats.counters.filtered, filtered);
+        let encoded = Bytes::from(encoded);
+        let mut out: Vec<Vec<IggyMessage>> = (0..self.senders.len())
+            .map(|_| Vec::with_capacity(kept.len()))
+            .collect();
+        for (index, message, span) in kept {
+            let original = buffer.slice_ref(message.payload);
+            let origin_timestamp = message.origin_timestamp.or(message.timestamp);
+            fan_out(
+                index,
+                &message,
+                origin_timestamp,
+                encoded.slice(span),
+                original,
+                &mut out,
+                unsendable,
+            );
         }
         out
     }
@@ -554,6 +615,39 @@ impl Pipeline {
             result.push(w);
         }
         Ok(result)
+    }
+}
+
+/// Builds one message for every stream (`out[i]` is stream `i`). Every stream gets the same
+/// bytes and headers, so a message builds for all of them or for none; one that does not is
+/// unsendable once, with `original` (the plugin's bytes) as its dead-letter copy.
+fn fan_out(
+    index: usize,
+    message: &ProducedMessageRef<'_>,
+    origin_timestamp: Option<u64>,
+    payload: Bytes,
+    original: Bytes,
+    out: &mut [Vec<IggyMessage>],
+    unsendable: &mut Vec<Unsendable>,
+) {
+    for list in out.iter_mut() {
+        match build(
+            message.id,
+            origin_timestamp,
+            message.headers.clone(),
+            payload.clone(),
+        ) {
+            Ok(built) => list.push(built),
+            Err(reason) => {
+                unsendable.push(Unsendable {
+                    index,
+                    kind: "build",
+                    reason,
+                    letter: Letter::new(message.id.unwrap_or(0), original, message.headers.clone()),
+                });
+                return;
+            }
+        }
     }
 }
 

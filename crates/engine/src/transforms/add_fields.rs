@@ -9,6 +9,7 @@
 //! ]
 //! ```
 
+use iggy_connectors_sdk::codecs::ShallowObject;
 use serde_json::{Map, Value};
 
 use super::{
@@ -69,6 +70,13 @@ impl JsonTransform for AddFields {
             for (key, field) in &self.fields {
                 set_field(map, key, field.produce());
             }
+        }
+        Outcome::Keep
+    }
+
+    fn apply_shallow<'a>(&'a self, object: &mut ShallowObject<'a>) -> Outcome {
+        for (key, field) in &self.fields {
+            object.set(key, field.produce_text());
         }
         Outcome::Keep
     }

@@ -1,5 +1,6 @@
 //! The built-in transforms of one connector, applied in file order.
 
+use iggy_connectors_sdk::codecs::ShallowObject;
 use serde_json::Value;
 
 use super::{
@@ -58,6 +59,17 @@ impl TransformChain {
     pub fn apply(&self, value: &mut Value) -> Outcome {
         for t in &self.transforms {
             if let Outcome::Drop = t.apply(value) {
+                return Outcome::Drop;
+            }
+        }
+        Outcome::Keep
+    }
+
+    /// [`TransformChain::apply`] on an object parsed one level deep.
+    #[inline]
+    pub fn apply_shallow<'a>(&'a self, object: &mut ShallowObject<'a>) -> Outcome {
+        for t in &self.transforms {
+            if let Outcome::Drop = t.apply_shallow(object) {
                 return Outcome::Drop;
             }
         }
@@ -215,5 +227,79 @@ mod tests {
                 "transform 'delete_fields': unknown key 'field' is ignored",
             ]
         );
+    }
+
+    /// The shallow path (what the pipelines run) must give what the `Value` path gives, key
+    /// order included, for every transform and pattern kind.
+    #[test]
+    fn given_any_chain_when_applied_shallow_should_equal_the_value_path() {
+        let chains = [
+            list(vec![
+                (
+                    "add_fields",
+                    json!({"enabled": true, "fields": [
+                        {"key": "source", "value": {"static": "iggy"}},
+                        {"key": "id", "value": {"static": {"n": [1, 2.5, null]}}},
+                        {"key": "q\"uote", "value": {"static": "é\n"}},
+                    ]}),
+                ),
+                (
+                    "delete_fields",
+                    json!({"enabled": true, "fields": ["url", "nested"]}),
+                ),
+            ]),
+            list(vec![(
+                "update_fields",
+                json!({"enabled": true, "fields": [
+                    {"key": "event", "value": {"static": "view"}, "condition": "key_exists"},
+                    {"key": "region", "value": {"static": "eu"}, "condition": "key_not_exists"},
+                    {"key": "ok", "value": {"static": false}},
+                ]}),
+            )]),
+            list(vec![(
+                "filter_fields",
+                json!({"enabled": true, "keep_fields": ["id"], "patterns": [
+                    {"key_pattern": {"starts_with": "meta_"}},
+                    {"key_pattern": {"regex": "^(user|event)$"}, "value_pattern": "is_string"},
+                    {"value_pattern": {"between": [10, 100]}},
+                    {"value_pattern": {"contains": "é"}},
+                    {"value_pattern": {"regex": "^a\\.b$"}},
+                    {"value_pattern": {"equals": {"x": [1, 2]}}},
+                    {"value_pattern": "is_null"},
+                ]}),
+            )]),
+            list(vec![(
+                "filter_fields",
+                json!({"enabled": true, "include_matching": false, "patterns": [
+                    {"value_pattern": {"greater_than": 5}},
+                    {"value_pattern": {"less_than": -1.5}},
+                    {"value_pattern": "is_object"},
+                    {"value_pattern": "is_array"},
+                    {"value_pattern": "is_boolean"},
+                ]}),
+            )]),
+        ];
+        let payloads = [
+            r#"{"id":1,"user":"u","event":"click","url":"https://x","meta_a":1,"ok":true}"#,
+            r#"{"nested":{"a":[1,{"b":2}]},"n":50,"m":4.5e1,"big":18446744073709551616}"#,
+            r#"{"s":"caf\u00e9","t":"a.b","u":"a\u002eb","e":{"x":[1,2]},"f":{"x":[1,2,3]}}"#,
+            r#"{"neg":-2,"zero":0,"nil":null,"arr":[],"obj":{},"no":false,"str":"7"}"#,
+            r#"{"a":1,"a":2,"event":"dup"}"#,
+            r#"{}"#,
+        ];
+        for chain in &chains {
+            let chain = TransformChain::build(chain).unwrap();
+            for payload in payloads {
+                let expected = apply(&chain, serde_json::from_str(payload).unwrap());
+                let mut object = ShallowObject::parse(payload.as_bytes()).unwrap();
+                assert_eq!(chain.apply_shallow(&mut object), Outcome::Keep);
+                let mut bytes = Vec::new();
+                object.write(&mut bytes);
+                let got: Value = serde_json::from_slice(&bytes).unwrap();
+                assert_eq!(got, expected, "{payload} through {chain:?}");
+                let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+                assert_eq!(keys(&got), keys(&expected), "{payload} through {chain:?}");
+            }
+        }
     }
 }

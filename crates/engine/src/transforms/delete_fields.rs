@@ -6,6 +6,7 @@
 //! fields = ["password", "internal_id"]
 //! ```
 
+use iggy_connectors_sdk::codecs::ShallowObject;
 use serde_json::{Map, Value};
 
 use super::{JsonTransform, Outcome, TransformConfigError, key_set::KeySet, parse::Parser};
@@ -39,6 +40,13 @@ impl JsonTransform for DeleteFields {
             // One pass that keeps the order of the remaining keys (`Map::remove` would swap
             // the last key into the hole).
             map.retain(|k, _| !self.keys.contains(k));
+        }
+        Outcome::Keep
+    }
+
+    fn apply_shallow<'a>(&'a self, object: &mut ShallowObject<'a>) -> Outcome {
+        if !self.keys.is_empty() {
+            object.retain(|k, _| !self.keys.contains(k));
         }
         Outcome::Keep
     }

@@ -1,6 +1,7 @@
 //! `FieldValue`: `{ static = <any> }` or `{ computed = "<kind>" }`, as upstream.
 
 use chrono::{SecondsFormat, Utc};
+use iggy_connectors_sdk::codecs::JsonText;
 use serde_json::Value;
 
 use super::{
@@ -56,10 +57,11 @@ impl Computed {
     }
 }
 
-/// A pre-parsed field value: static values are built once at load and cloned per message.
+/// A pre-parsed field value: static values are built (and encoded) once at load and copied per
+/// message.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FieldValue {
-    Static(Value),
+    Static { value: Value, json: Vec<u8> },
     Computed(Computed),
 }
 
@@ -70,7 +72,10 @@ impl FieldValue {
         value: &Value,
     ) -> Result<Self, TransformConfigError> {
         match p.tagged(key, value)? {
-            ("static", Some(v)) => Ok(FieldValue::Static(v.clone())),
+            ("static", Some(v)) => Ok(FieldValue::Static {
+                value: v.clone(),
+                json: serde_json::to_vec(v).expect("a Value always encodes"),
+            }),
             ("computed", Some(kind)) => {
                 let key = join(key, "computed");
                 let name = p.string(&key, kind)?;
@@ -92,8 +97,19 @@ impl FieldValue {
     #[inline]
     pub(crate) fn produce(&self) -> Value {
         match self {
-            FieldValue::Static(v) => v.clone(),
+            FieldValue::Static { value, .. } => value.clone(),
             FieldValue::Computed(c) => c.compute(),
+        }
+    }
+
+    /// The value to store in one message, as JSON text (the same text `produce` encodes to).
+    #[inline]
+    pub(crate) fn produce_text(&self) -> JsonText<'_> {
+        match self {
+            FieldValue::Static { json, .. } => JsonText::Borrowed(json),
+            FieldValue::Computed(c) => {
+                JsonText::Owned(serde_json::to_vec(&c.compute()).expect("a Value always encodes"))
+            }
         }
     }
 }

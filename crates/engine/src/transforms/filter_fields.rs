@@ -16,6 +16,7 @@
 //! field); a field matches when any pattern matches. Fields in `keep_fields` always stay; the
 //! others stay when `matched == include_matching`.
 
+use iggy_connectors_sdk::codecs::ShallowObject;
 use serde_json::{Map, Value};
 
 use super::{
@@ -37,6 +38,13 @@ impl Pattern {
     fn matches(&self, key: &str, value: &Value) -> bool {
         self.key.as_ref().is_none_or(|p| p.matches(key))
             && self.value.as_ref().is_none_or(|p| p.matches(value))
+    }
+
+    /// [`Pattern::matches`] on a value that is still JSON text.
+    #[inline]
+    fn matches_text(&self, key: &str, value: &[u8]) -> bool {
+        self.key.as_ref().is_none_or(|p| p.matches(key))
+            && self.value.as_ref().is_none_or(|p| p.matches_text(value))
     }
 }
 
@@ -93,6 +101,17 @@ impl JsonTransform for FilterFields {
                     || self.patterns.iter().any(|p| p.matches(k, v)) == self.include_matching
             });
         }
+        Outcome::Keep
+    }
+
+    fn apply_shallow<'a>(&'a self, object: &mut ShallowObject<'a>) -> Outcome {
+        if self.keep.is_empty() && self.patterns.is_empty() {
+            return Outcome::Keep;
+        }
+        object.retain(|k, v| {
+            self.keep.contains(k)
+                || self.patterns.iter().any(|p| p.matches_text(k, v)) == self.include_matching
+        });
         Outcome::Keep
     }
 }

@@ -6,8 +6,12 @@
 //! Transforms act on top-level keys of a JSON object only; any other payload passes unchanged,
 //! and they never fail at run time.
 //!
-//! Everything is parsed at build time (regexes compiled, static values built, key sets made), so
-//! the per-message work is map edits plus clones of static values. Deliberate differences from
+//! Everything is parsed at build time (regexes compiled, static values built and encoded, key
+//! sets made), so the per-message work is map edits plus copies of static values. Each
+//! transform works on a `serde_json::Value` ([`JsonTransform::apply`]) and on a
+//! [`ShallowObject`] ([`JsonTransform::apply_shallow`]), whose values stay JSON text: the
+//! pipelines use the latter, so a 200-byte object is never built into a tree (see
+//! BENCHMARKS.md, "The transform path"). Deliberate differences from
 //! upstream:
 //! - transforms run in the order of the list, i.e. file order (upstream: `HashMap` order);
 //! - `computed` values are produced per message and per field, as upstream does, so within one
@@ -29,6 +33,7 @@ mod parse;
 mod patterns;
 mod update_fields;
 
+use iggy_connectors_sdk::codecs::ShallowObject;
 use serde_json::Value;
 
 pub use chain::TransformChain;
@@ -61,6 +66,10 @@ pub trait JsonTransform: Send + Sync {
     fn name(&self) -> &'static str;
     /// Edits `value` in place. Non-object values are left as they are.
     fn apply(&self, value: &mut Value) -> Outcome;
+    /// The same edit on an object parsed one level deep (the pipelines' path: values stay
+    /// JSON text, so only a value a pattern must look into is parsed). Must give the object
+    /// [`JsonTransform::apply`] gives, key order included.
+    fn apply_shallow<'a>(&'a self, object: &mut ShallowObject<'a>) -> Outcome;
 }
 
 /// Builds one transform; `Ok(None)` when `enabled = false` or the table is null.

@@ -1,5 +1,7 @@
 //! Key and value patterns of `filter_fields`, compiled once at load.
 
+use std::borrow::Cow;
+
 use regex::Regex;
 use serde_json::Value;
 
@@ -163,6 +165,52 @@ impl ValuePattern {
     }
 }
 
+impl ValuePattern {
+    /// [`ValuePattern::matches`] on a value that is still JSON text (valid, as a
+    /// `ShallowObject` holds it): type checks read the first byte, string and number
+    /// patterns decode just that value, and only `equals` builds a `Value`.
+    pub(crate) fn matches_text(&self, text: &[u8]) -> bool {
+        let first = text.first().copied().unwrap_or(b' ');
+        match self {
+            ValuePattern::Equals(x) => {
+                serde_json::from_slice::<Value>(text).is_ok_and(|value| value == *x)
+            }
+            ValuePattern::Contains(s) => string_of(text).is_some_and(|v| v.contains(s.as_str())),
+            ValuePattern::Regex(re) => string_of(text).is_some_and(|v| re.is_match(&v)),
+            ValuePattern::GreaterThan(t) => number_of(text).is_some_and(|n| n > *t),
+            ValuePattern::LessThan(t) => number_of(text).is_some_and(|n| n < *t),
+            ValuePattern::Between(a, b) => number_of(text).is_some_and(|n| n >= *a && n <= *b),
+            ValuePattern::IsNull => text == b"null",
+            ValuePattern::IsNotNull => text != b"null",
+            ValuePattern::IsString => first == b'"',
+            ValuePattern::IsNumber => first == b'-' || first.is_ascii_digit(),
+            ValuePattern::IsBoolean => first == b't' || first == b'f',
+            ValuePattern::IsObject => first == b'{',
+            ValuePattern::IsArray => first == b'[',
+        }
+    }
+}
+
+/// The string a JSON string literal holds; borrowed when it has no escape.
+fn string_of(text: &[u8]) -> Option<Cow<'_, str>> {
+    let inner = text.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if inner.contains(&b'\\') {
+        serde_json::from_slice::<String>(text).ok().map(Cow::Owned)
+    } else {
+        std::str::from_utf8(inner).ok().map(Cow::Borrowed)
+    }
+}
+
+/// A JSON number as `Value::as_f64` reads it (serde_json's own number parsing).
+fn number_of(text: &[u8]) -> Option<f64> {
+    let first = *text.first()?;
+    if first == b'-' || first.is_ascii_digit() {
+        serde_json::from_slice::<f64>(text).ok()
+    } else {
+        None
+    }
+}
+
 fn compile(p: &Parser, key: &str, pattern: &str) -> Result<Regex, TransformConfigError> {
     Regex::new(pattern).map_err(|e| p.error(key, format!("invalid regex {pattern:?}: {e}")))
 }
@@ -229,6 +277,65 @@ mod tests {
             let pattern = value(config.clone());
             assert!(pattern.matches(&yes), "{config} should match {yes}");
             assert!(!pattern.matches(&no), "{config} should not match {no}");
+        }
+    }
+
+    /// `matches_text` (the pipelines' path) must agree with `matches` on every pattern kind
+    /// and every value shape, escaped strings and odd numbers included.
+    #[test]
+    fn given_values_as_json_text_when_matched_should_agree_with_the_value_path() {
+        let patterns = [
+            json!({"equals": {"a": [1]}}),
+            json!({"equals": 5}),
+            json!({"equals": "é"}),
+            json!({"contains": "err"}),
+            json!({"regex": "^\\d{3}$"}),
+            json!({"greater_than": 18}),
+            json!({"less_than": 0}),
+            json!({"between": [1, 2]}),
+            json!("is_null"),
+            json!("is_not_null"),
+            json!("is_string"),
+            json!("is_number"),
+            json!("is_boolean"),
+            json!("is_object"),
+            json!("is_array"),
+        ];
+        let texts = [
+            r#"{"a":[1]}"#,
+            r#"{ "a" : [ 1 ] }"#,
+            "5",
+            "5.0",
+            "-0",
+            "30",
+            "18",
+            "1.5e1",
+            "2E0",
+            "-1",
+            "18446744073709551616",
+            r#""an error""#,
+            r#""an \u0065rror""#,
+            r#""123""#,
+            r#""\u0031\u0032\u0033""#,
+            r#""é""#,
+            r#""\u00e9""#,
+            "null",
+            "true",
+            "false",
+            "[]",
+            "{}",
+            r#""""#,
+        ];
+        for pattern in patterns {
+            let compiled = value(pattern.clone());
+            for text in texts {
+                let parsed: Value = serde_json::from_str(text).unwrap();
+                assert_eq!(
+                    compiled.matches_text(text.as_bytes()),
+                    compiled.matches(&parsed),
+                    "{pattern} on {text}"
+                );
+            }
         }
     }
 

@@ -10,6 +10,7 @@
 //! ]
 //! ```
 
+use iggy_connectors_sdk::codecs::ShallowObject;
 use serde_json::{Map, Value};
 
 use super::{
@@ -110,6 +111,25 @@ impl JsonTransform for UpdateFields {
                 Condition::KeyNotExists => {
                     if !map.contains_key(&field.key) {
                         map.insert(field.key.clone(), field.value.produce());
+                    }
+                }
+            }
+        }
+        Outcome::Keep
+    }
+
+    fn apply_shallow<'a>(&'a self, object: &mut ShallowObject<'a>) -> Outcome {
+        for field in &self.fields {
+            match field.condition {
+                Condition::Always => object.set(&field.key, field.value.produce_text()),
+                Condition::KeyExists => {
+                    if let Some(slot) = object.get_mut(&field.key) {
+                        *slot = field.value.produce_text();
+                    }
+                }
+                Condition::KeyNotExists => {
+                    if !object.contains_key(&field.key) {
+                        object.push(&field.key, field.value.produce_text());
                     }
                 }
             }

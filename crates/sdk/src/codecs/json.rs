@@ -20,7 +20,7 @@ pub(super) fn validate(bytes: &[u8]) -> Result<(), CodecError> {
 }
 
 /// A JSON value that was parsed like `serde_json::Value` and then thrown away.
-struct Checked;
+pub(super) struct Checked;
 
 impl<'de> serde::Deserialize<'de> for Checked {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -9,12 +9,14 @@ mod flatbuffer;
 mod json;
 mod proto;
 mod raw;
+mod shallow;
 mod text;
 
 use thiserror::Error;
 
 pub use flatbuffer::FlatBufferOptions;
 pub use proto::{MessageSchema, ProtoOptions, SchemaCache};
+pub use shallow::{Field, JsonText, MAX_KEYS, ShallowObject};
 
 use crate::{Payload, Schema};
 
