@@ -31,11 +31,11 @@ describe('signal handling', () => {
     // timeout (10 s): the second signal always arrives while it runs.
     const dir = tmpDir({
       'config.toml': `[iggy]\naddress = "127.0.0.1:${iggy}"\n[http]\nenabled = false\n[state]\npath = "state"\n[connectors]\nconfig_dir = "connectors"\n`,
-      'connectors/slow.toml': `type = "sink"\nkey = "slow"\nenabled = true\nversion = 0\nname = "Slow"\npath = "${testPlugin('engine_test_slow_sink')}"\n\n[[streams]]\nstream = "signals"\ntopics = ["events"]\nschema = "json"\n\n[plugin_config]\nclose_ms = 60000\n`,
+      'connectors/slow.toml': `type = "sink"\nkey = "slow"\nenabled = true\nversion = 0\nname = "Slow"\npath = "${testPlugin('engine_test_sink')}"\n\n[[streams]]\nstream = "signals"\ntopics = ["events"]\nschema = "json"\n\n[plugin_config]\nclose_ms = 60000\n`,
       'connectors/seq.toml': `type = "source"\nkey = "seq"\nenabled = true\nversion = 0\nname = "Seq"\npath = "${testPlugin('engine_test_source')}"\n\n[[streams]]\nstream = "signals"\ntopic = "events"\nschema = "json"\ncreate_stream = true\ncreate_topic = true\n\n[plugin_config]\ntotal = 5\n`,
     })
     const cli = startCli(['--config', join(dir, 'config.toml'), '--embedded-broker'], { cwd: dir })
-    await waitFor(cli.output, (o) => o.includes('slow sink') && o.includes('opened'))
+    await waitFor(cli.output, (o) => o.includes('close takes 60000 ms'))
     cli.child.kill('SIGTERM')
     await waitFor(cli.output, (o) => o.includes('SIGTERM received, stopping gracefully'))
     cli.child.kill('SIGTERM')

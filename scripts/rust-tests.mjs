@@ -1,5 +1,11 @@
 // Runs every Rust test binary of the workspace (except the napi binding), several at a time.
 //
+// First it builds the workspace (`cargo build --workspace --exclude iggy_connectors_binding`):
+// every plugin cdylib and helper binary the end-to-end tests load, with the workspace's feature
+// resolution, into the target directory and profile the test binaries run from. The tests find
+// them there through crates/test_support (`artifacts::plugin`); IGGY_TEST_ARTIFACTS_BUILT tells
+// it the build is done, so no test runs a nested `cargo build` of its own.
+//
 // `cargo test` runs test binaries one after another; most of ours wait on real servers
 // (PostgreSQL, FerretDB, InfluxDB, OpenSearch…) rather than on the CPU, so running a few
 // binaries side by side cuts the suite's wall time without changing any test. Each binary runs
@@ -16,7 +22,10 @@ const jobsArg = process.argv.indexOf('--jobs')
 const jobs = Number(jobsArg > 0 ? process.argv[jobsArg + 1] : process.env.IGGY_TEST_JOBS ?? 3)
 const cargo = process.env.CARGO ?? 'cargo'
 
-const cargoArgs = ['test', '--workspace', '--exclude', 'iggy_connectors_binding', '--no-run', '--message-format=json']
+const workspace = ['--workspace', '--exclude', 'iggy_connectors_binding']
+const buildStarted = Date.now()
+execFileSync(cargo, ['build', ...workspace], { cwd: root, stdio: 'inherit' })
+const cargoArgs = ['test', ...workspace, '--no-run', '--message-format=json']
 const output = execFileSync(cargo, cargoArgs, {
   cwd: root,
   encoding: 'utf8',
@@ -36,6 +45,9 @@ for (const line of output.split('\n')) {
   })
 }
 
+const buildSeconds = ((Date.now() - buildStarted) / 1000).toFixed(1)
+process.stdout.write(`rust-tests: workspace and test binaries built in ${buildSeconds}s\n`)
+
 const started = Date.now()
 const failures = []
 let next = 0
@@ -45,7 +57,12 @@ function runOne(binary) {
     const begin = Date.now()
     const child = spawn(binary.executable, [], {
       cwd: binary.manifestDir,
-      env: { ...process.env, CARGO: cargo, CARGO_MANIFEST_DIR: binary.manifestDir },
+      env: {
+        ...process.env,
+        CARGO: cargo,
+        CARGO_MANIFEST_DIR: binary.manifestDir,
+        IGGY_TEST_ARTIFACTS_BUILT: '1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     const chunks = []

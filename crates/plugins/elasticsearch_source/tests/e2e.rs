@@ -17,64 +17,10 @@ use iggy::prelude::{
 };
 use iggy_connector_elasticsearch_common::testing::{Es, Flavor, TestServer, unique_name};
 use iggy_connector_elasticsearch_source::message_id;
-use iggy_connectors_engine::{
-    ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, EngineConfig, IggyConfig,
-    PartitioningConfig, RetryConfig, SinkConfig, SinkStreamConfig, SourceConfig,
-    SourceStreamConfig, Status,
-};
-use iggy_connectors_sdk::Schema;
+use iggy_connectors_engine::{ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, Status};
+use iggy_connectors_test_support::{artifacts::plugin, pipeline};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::{Value, json};
-
-/// Builds both plugin cdylibs once per test binary (the harness only builds this crate's) and
-/// returns their paths.
-fn plugins() -> (PathBuf, PathBuf) {
-    static BUILT: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
-    BUILT.get_or_init(build_plugins).clone()
-}
-
-fn build_plugins() -> (PathBuf, PathBuf) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "iggy_connector_elasticsearch_source",
-            "-p",
-            "iggy_connector_elasticsearch_sink",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(
-        status.success(),
-        "building the Elasticsearch plugins failed"
-    );
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
-    let lib = |name: &str| {
-        let path = target.join("debug").join(format!(
-            "{}{name}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ));
-        assert!(path.exists(), "missing plugin {}", path.display());
-        path
-    };
-    (
-        lib("iggy_connector_elasticsearch_source"),
-        lib("iggy_connector_elasticsearch_sink"),
-    )
-}
-
-fn retry() -> RetryConfig {
-    RetryConfig {
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(500),
-        multiplier: 2.0,
-        max_attempts: 0,
-    }
-}
 
 /// An engine with one Elasticsearch source and one Elasticsearch sink joined by `es/docs`.
 fn pipeline(broker_address: &str, state_dir: &Path, source: Value, sink: Value) -> Engine {
@@ -88,59 +34,27 @@ fn pipeline_with_dead_letter(
     sink: Value,
     dead_letter: Option<DeadLetterConfig>,
 ) -> Engine {
-    let (source_lib, sink_lib) = plugins();
-    Engine::new(EngineConfig {
-        iggy: IggyConfig {
-            address: broker_address.to_string(),
-            username: Some("iggy".into()),
-            password: Some("iggy".into()),
-            ..IggyConfig::default()
-        },
-        state_path: state_dir.to_path_buf(),
-        sources: vec![SourceConfig {
-            key: "es".into(),
-            name: "elasticsearch source".into(),
-            path: source_lib.display().to_string(),
-            config_dir: None,
-            version: 1,
-            plugin_config_json: source.to_string(),
-            transforms: vec![],
-            streams: vec![SourceStreamConfig {
-                stream: "es".into(),
-                topic: "docs".into(),
-                schema: Schema::Json,
-                batch_length: 1000,
-                linger_time: Duration::from_millis(5),
-                partitioning: PartitioningConfig::Balanced,
-                create_stream: true,
-                create_topic: true,
-                topic_partitions: 1,
-            }],
-            verbose: false,
-            retry: retry(),
-            dead_letter: None,
-        }],
-        sinks: vec![SinkConfig {
-            key: "es".into(),
-            name: "elasticsearch sink".into(),
-            path: sink_lib.display().to_string(),
-            config_dir: None,
-            version: 1,
-            plugin_config_json: sink.to_string(),
-            transforms: vec![],
-            streams: vec![SinkStreamConfig {
-                stream: "es".into(),
-                topics: vec!["docs".into()],
-                schema: Schema::Json,
-                batch_length: 1000,
-                poll_interval: Duration::from_millis(5),
-                consumer_group: None,
-            }],
-            verbose: false,
-            retry: retry(),
-            dead_letter,
-        }],
-    })
+    let source = pipeline::source(
+        "es",
+        &plugin("iggy_connector_elasticsearch_source"),
+        &source,
+        "es",
+        "docs",
+    );
+    let mut sink = pipeline::sink(
+        "es",
+        &plugin("iggy_connector_elasticsearch_sink"),
+        &sink,
+        "es",
+        "docs",
+    );
+    sink.dead_letter = dead_letter;
+    Engine::new(pipeline::engine_config(
+        broker_address,
+        state_dir,
+        vec![source],
+        vec![sink],
+    ))
 }
 
 fn source_config(url: &str, index: &str, batch_size: usize) -> Value {

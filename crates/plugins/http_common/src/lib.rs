@@ -7,7 +7,8 @@
 //! * [`isolate`]: deliver a batch, splitting a refused request in halves until the messages
 //!   the server refuses for their content are isolated.
 //! * [`framing`]: NDJSON / JSON-array bodies, cut into chunks that fit a size limit.
-//! * [`outgoing`]: a batch's documents, refused messages, and their chunked delivery.
+//! * [`outgoing`]: a batch's documents, refused messages, and their chunked delivery; the
+//!   counting and logging that ends a sink's `consume` and `close`.
 //! * [`rejection`]: messages refused for their content, as reported to the engine.
 //! * [`duration`]: humantime config values, with errors that name the key.
 #![deny(clippy::all)]
@@ -25,6 +26,6 @@ pub use backoff::Backoff;
 pub use client::{ClientOptions, HttpClient, HttpRequest, HttpResponse, SendError, redact_url};
 pub use framing::Framing;
 pub use isolate::{Refused, deliver};
-pub use outgoing::Outgoing;
+pub use outgoing::{Outgoing, log_closed};
 pub use rejection::{Rejection, log_rejections};
 pub use status::{RETRYABLE_STATUSES, StatusClass, SuccessCodes};

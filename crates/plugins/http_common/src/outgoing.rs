@@ -4,12 +4,13 @@
 
 use std::fmt::Display;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
 use crate::framing::Framing;
 use crate::isolate::deliver;
-use crate::rejection::Rejection;
+use crate::rejection::{Rejection, log_rejections};
 
 pub struct Outgoing {
     framing: Framing,
@@ -96,6 +97,33 @@ impl Outgoing {
     pub fn into_rejections(self) -> Vec<Rejection> {
         self.rejections
     }
+
+    /// The end of a sink's `consume`: the refused messages, added to the sink's `rejected`
+    /// counter and logged one by one as `plugin` instance `id` on `stream`/`topic`.
+    pub fn finish(
+        self,
+        rejected: &AtomicU64,
+        plugin: &str,
+        id: u32,
+        stream: &str,
+        topic: &str,
+    ) -> Vec<Rejection> {
+        let rejections = self.into_rejections();
+        if !rejections.is_empty() {
+            rejected.fetch_add(rejections.len() as u64, Ordering::Relaxed);
+            log_rejections(plugin, id, stream, topic, &rejections);
+        }
+        rejections
+    }
+}
+
+/// The line a sink logs in `close`: `<plugin> <id> closed: <n> <what>, …` for each counter.
+pub fn log_closed(plugin: &str, id: u32, counters: &[(&AtomicU64, &str)]) {
+    let counts: Vec<String> = counters
+        .iter()
+        .map(|(counter, what)| format!("{} {what}", counter.load(Ordering::Relaxed)))
+        .collect();
+    tracing::info!("{plugin} {id} closed: {}", counts.join(", "));
 }
 
 #[cfg(test)]

@@ -12,8 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use iggy_connector_http_common::{
-    ClientOptions, HttpClient, HttpRequest, Outgoing, Rejection, SendError, log_rejections,
-    redact_url,
+    ClientOptions, HttpClient, HttpRequest, Outgoing, Rejection, SendError, log_closed, redact_url,
 };
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, TopicMetadata};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
@@ -201,31 +200,27 @@ impl HttpSink {
         self.counters
             .delivered
             .fetch_add(delivered, Ordering::Relaxed);
-        let rejections = outgoing.into_rejections();
-        if !rejections.is_empty() {
-            self.counters
-                .rejected
-                .fetch_add(rejections.len() as u64, Ordering::Relaxed);
-            log_rejections(
-                "HTTP sink",
-                self.id,
-                &topic.stream,
-                &topic.topic,
-                &rejections,
-            );
-        }
+        let rejections = outgoing.finish(
+            &self.counters.rejected,
+            "HTTP sink",
+            self.id,
+            &topic.stream,
+            &topic.topic,
+        );
         Ok(rejections)
     }
 
     pub async fn close(&mut self) -> Result<(), SinkError> {
         let c = &self.counters;
-        tracing::info!(
-            "HTTP sink {} closed: {} request(s), {} message(s) delivered, {} refused, {} failed batch(es)",
+        log_closed(
+            "HTTP sink",
             self.id,
-            c.requests.load(Ordering::Relaxed),
-            c.delivered.load(Ordering::Relaxed),
-            c.rejected.load(Ordering::Relaxed),
-            c.failed_batches.load(Ordering::Relaxed)
+            &[
+                (&c.requests, "request(s)"),
+                (&c.delivered, "message(s) delivered"),
+                (&c.rejected, "refused"),
+                (&c.failed_batches, "failed batch(es)"),
+            ],
         );
         Ok(())
     }

@@ -4,55 +4,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::wiremock::{WireMock, free_port};
-use iggy_connectors_engine::{
-    ConnectorKind, DeadLetterConfig, Engine, EngineConfig, IggyConfig, PartitioningConfig,
-    RetryConfig, SinkConfig, SinkStreamConfig, SourceConfig, SourceStreamConfig, Status,
-};
-use iggy_connectors_sdk::Schema;
+use iggy_connectors_engine::{ConnectorKind, DeadLetterConfig, Engine, Status};
+use iggy_connectors_test_support::{artifacts::plugin, pipeline};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::{Value, json};
-
-/// Builds the two cdylibs (the test harness builds only this crate's rlib) and returns their paths.
-fn plugins() -> (PathBuf, PathBuf) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "engine_test_source",
-            "-p",
-            "iggy_connector_http_sink",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the plugins failed");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
-    let lib = |name: &str| {
-        let path = target.join("debug").join(format!(
-            "{}{name}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ));
-        assert!(path.exists(), "missing plugin {}", path.display());
-        path
-    };
-    (lib("engine_test_source"), lib("iggy_connector_http_sink"))
-}
-
-fn retry() -> RetryConfig {
-    RetryConfig {
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(300),
-        multiplier: 2.0,
-        max_attempts: 0,
-    }
-}
 
 fn temp_dir(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -67,67 +26,35 @@ fn temp_dir(name: &str) -> PathBuf {
 /// engine_test_source (`total` messages `{"seq": n}`) → `http/events` → the HTTP sink at `url`,
 /// with refused messages dead-lettered to `http/dead_letters` when `dead_letter` is set.
 fn pipeline(broker: &BrokerHandle, total: u64, url: &str, dead_letter: bool) -> Engine {
-    let (source_lib, sink_lib) = plugins();
-    Engine::new(EngineConfig {
-        iggy: IggyConfig {
-            address: broker.address().to_string(),
-            username: Some("iggy".into()),
-            password: Some("iggy".into()),
-            ..IggyConfig::default()
-        },
-        state_path: temp_dir("state"),
-        sources: vec![SourceConfig {
-            key: "seq".into(),
-            name: "sequence source".into(),
-            path: source_lib.display().to_string(),
-            config_dir: None,
-            version: 1,
-            plugin_config_json: json!({"total": total, "batch_size": 500}).to_string(),
-            transforms: vec![],
-            streams: vec![SourceStreamConfig {
-                stream: "http".into(),
-                topic: "events".into(),
-                schema: Schema::Json,
-                batch_length: 500,
-                linger_time: Duration::from_millis(5),
-                partitioning: PartitioningConfig::Balanced,
-                create_stream: true,
-                create_topic: true,
-                topic_partitions: 1,
-            }],
-            verbose: false,
-            retry: retry(),
-            dead_letter: None,
-        }],
-        sinks: vec![SinkConfig {
-            key: "http".into(),
-            name: "HTTP sink".into(),
-            path: sink_lib.display().to_string(),
-            config_dir: None,
-            version: 1,
-            plugin_config_json: json!({
-                "url": url, "batch_mode": "ndjson", "max_retries": 1,
-                "retry_delay": "20ms", "max_retry_delay": "100ms", "timeout": "10s",
-                "include_checksum": true
-            })
-            .to_string(),
-            transforms: vec![],
-            streams: vec![SinkStreamConfig {
-                stream: "http".into(),
-                topics: vec!["events".into()],
-                schema: Schema::Json,
-                batch_length: 1000,
-                poll_interval: Duration::from_millis(5),
-                consumer_group: None,
-            }],
-            verbose: false,
-            retry: retry(),
-            dead_letter: dead_letter.then(|| DeadLetterConfig {
-                stream: "http".into(),
-                topic: "dead_letters".into(),
-            }),
-        }],
-    })
+    let mut source = pipeline::source(
+        "seq",
+        &plugin("engine_test_source"),
+        &json!({"total": total, "batch_size": 500}),
+        "http",
+        "events",
+    );
+    source.streams[0].batch_length = 500;
+    let mut sink = pipeline::sink(
+        "http",
+        &plugin("iggy_connector_http_sink"),
+        &json!({
+            "url": url, "batch_mode": "ndjson", "max_retries": 1,
+            "retry_delay": "20ms", "max_retry_delay": "100ms", "timeout": "10s",
+            "include_checksum": true
+        }),
+        "http",
+        "events",
+    );
+    sink.dead_letter = dead_letter.then(|| DeadLetterConfig {
+        stream: "http".into(),
+        topic: "dead_letters".into(),
+    });
+    Engine::new(pipeline::engine_config(
+        &broker.address().to_string(),
+        &temp_dir("state"),
+        vec![source],
+        vec![sink],
+    ))
 }
 
 /// Every NDJSON line WireMock accepted (answered 200), in arrival order.

@@ -131,26 +131,6 @@ impl TestServer {
     }
 }
 
-/// Builds a plugin's cdylib (the test harness only builds the rlib) and returns its path.
-pub fn build_plugin(package: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-p", package])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the plugin {package} failed");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
-    let path = target.join("debug").join(format!(
-        "{}{package}{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
-    assert!(path.exists(), "missing plugin {}", path.display());
-    path
-}
-
 /// `base` with the keys of `extra` set over it (both JSON objects): a test's config tweaks.
 pub fn merged(mut base: serde_json::Value, extra: serde_json::Value) -> serde_json::Value {
     for (key, value) in extra.as_object().expect("extra is an object") {

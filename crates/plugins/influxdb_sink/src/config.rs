@@ -150,14 +150,12 @@ impl InfluxDbSinkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iggy_connector_influxdb_common::testing::merged;
 
     fn config(extra: serde_json::Value) -> Result<Settings, String> {
-        let mut base = serde_json::json!({"url": "http://localhost:8086", "org": "o",
+        let base = serde_json::json!({"url": "http://localhost:8086", "org": "o",
             "bucket": "b", "token": "t"});
-        for (k, v) in extra.as_object().unwrap() {
-            base[k] = v.clone();
-        }
-        serde_json::from_value::<InfluxDbSinkConfig>(base)
+        serde_json::from_value::<InfluxDbSinkConfig>(merged(base, extra))
             .unwrap()
             .validate()
     }

@@ -5,12 +5,9 @@
 use std::time::{Duration, Instant};
 
 use iggy::prelude::*;
-use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, build_plugin, unique_name};
-use iggy_connectors_engine::{
-    ConnectorKind, Engine, EngineConfig, IggyConfig, RetryConfig, SinkConfig, SinkStreamConfig,
-    Status,
-};
-use iggy_connectors_sdk::Schema;
+use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, unique_name};
+use iggy_connectors_engine::{ConnectorKind, Engine, Status};
+use iggy_connectors_test_support::{artifacts::plugin, pipeline};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::json;
 
@@ -103,47 +100,23 @@ async fn given_influxdb_restarted_mid_stream_when_10000_messages_flow_should_sto
         .await
         .unwrap();
 
-    let retry = RetryConfig {
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(300),
-        multiplier: 2.0,
-        max_attempts: 0,
-    };
-    let engine = Engine::new(EngineConfig {
-        iggy: IggyConfig {
-            address: broker.address().to_string(),
-            username: Some("iggy".into()),
-            password: Some("iggy".into()),
-            ..IggyConfig::default()
-        },
-        state_path: std::env::temp_dir().join(unique_name("sink_e2e_state")),
-        sources: vec![],
-        sinks: vec![SinkConfig {
-            key: "influx".into(),
-            name: "influxdb sink".into(),
-            path: build_plugin("iggy_connector_influxdb_sink").display().to_string(),
-            config_dir: None,
-            version: 1,
-            plugin_config_json: json!({
-                "url": server.url, "org": "test", "bucket": bucket, "token": TOKEN,
-                "batch_size": 400, "max_retries": 2, "retry_delay": "20ms", "retry_max_delay": "50ms",
-                "timeout": "2s", "circuit_breaker_threshold": 3, "circuit_breaker_cool_down": "200ms",
-            })
-            .to_string(),
-            transforms: vec![],
-            streams: vec![SinkStreamConfig {
-                stream: "influx".into(),
-                topics: vec!["events".into()],
-                schema: Schema::Json,
-                batch_length: 1000,
-                poll_interval: Duration::from_millis(5),
-                consumer_group: None,
-            }],
-            verbose: false,
-            retry,
-            dead_letter: None,
-        }],
-    });
+    let sink = pipeline::sink(
+        "influx",
+        &plugin("iggy_connector_influxdb_sink"),
+        &json!({
+            "url": server.url, "org": "test", "bucket": bucket, "token": TOKEN,
+            "batch_size": 400, "max_retries": 2, "retry_delay": "20ms", "retry_max_delay": "50ms",
+            "timeout": "2s", "circuit_breaker_threshold": 3, "circuit_breaker_cool_down": "200ms",
+        }),
+        "influx",
+        "events",
+    );
+    let engine = Engine::new(pipeline::engine_config(
+        &broker.address().to_string(),
+        &std::env::temp_dir().join(unique_name("sink_e2e_state")),
+        vec![],
+        vec![sink],
+    ));
     let started = Instant::now();
     let stats = engine.start().await.expect("engine starts");
     assert!(

@@ -137,14 +137,12 @@ impl InfluxDbSourceConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use iggy_connector_influxdb_common::testing::merged;
 
     fn config(extra: serde_json::Value) -> Result<Settings, String> {
-        let mut base = serde_json::json!({"url": "http://localhost:8086", "org": "o",
+        let base = serde_json::json!({"url": "http://localhost:8086", "org": "o",
             "token": "t", "query": "from(bucket: \"b\") |> range(start: time(v: \"$cursor\")) |> limit(n: $limit)"});
-        for (k, v) in extra.as_object().unwrap() {
-            base[k] = v.clone();
-        }
-        serde_json::from_value::<InfluxDbSourceConfig>(base)
+        serde_json::from_value::<InfluxDbSourceConfig>(merged(base, extra))
             .unwrap()
             .validate()
     }

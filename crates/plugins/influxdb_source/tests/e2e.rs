@@ -6,12 +6,9 @@
 use std::time::{Duration, Instant};
 
 use iggy::prelude::*;
-use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, build_plugin, unique_name};
-use iggy_connectors_engine::{
-    Engine, EngineConfig, IggyConfig, PartitioningConfig, RetryConfig, SourceConfig,
-    SourceStreamConfig, Status,
-};
-use iggy_connectors_sdk::Schema;
+use iggy_connector_influxdb_common::testing::{TOKEN, TestServer, unique_name};
+use iggy_connectors_engine::{Engine, Status};
+use iggy_connectors_test_support::{artifacts::plugin, pipeline};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::json;
 
@@ -24,46 +21,19 @@ fn engine(
     state_dir: &std::path::Path,
     plugin_config: serde_json::Value,
 ) -> Engine {
-    Engine::new(EngineConfig {
-        iggy: IggyConfig {
-            address: broker.address().to_string(),
-            username: Some("iggy".into()),
-            password: Some("iggy".into()),
-            ..IggyConfig::default()
-        },
-        state_path: state_dir.to_path_buf(),
-        sources: vec![SourceConfig {
-            key: "influx".into(),
-            name: "influxdb source".into(),
-            path: build_plugin("iggy_connector_influxdb_source")
-                .display()
-                .to_string(),
-            config_dir: None,
-            version: 1,
-            plugin_config_json: plugin_config.to_string(),
-            transforms: vec![],
-            streams: vec![SourceStreamConfig {
-                stream: "influx".into(),
-                topic: "points".into(),
-                schema: Schema::Json,
-                batch_length: 1000,
-                linger_time: Duration::from_millis(5),
-                partitioning: PartitioningConfig::Balanced,
-                create_stream: true,
-                create_topic: true,
-                topic_partitions: 1,
-            }],
-            verbose: false,
-            retry: RetryConfig {
-                initial_backoff: Duration::from_millis(20),
-                max_backoff: Duration::from_millis(300),
-                multiplier: 2.0,
-                max_attempts: 0,
-            },
-            dead_letter: None,
-        }],
-        sinks: vec![],
-    })
+    let source = pipeline::source(
+        "influx",
+        &plugin("iggy_connector_influxdb_source"),
+        &plugin_config,
+        "influx",
+        "points",
+    );
+    Engine::new(pipeline::engine_config(
+        &broker.address().to_string(),
+        state_dir,
+        vec![source],
+        vec![],
+    ))
 }
 
 /// Every message of the topic so far.

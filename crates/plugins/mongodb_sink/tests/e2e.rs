@@ -4,50 +4,22 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{MongoServer, unique_name};
 use iggy::prelude::*;
 use iggy_connectors_engine::{
-    ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, EngineConfig, IggyConfig, RetryConfig,
-    SinkConfig, SinkStreamConfig, Status,
+    ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, SinkConfig, Status,
 };
 use iggy_connectors_sdk::Schema;
+use iggy_connectors_test_support::{artifacts::plugin, pipeline};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use mongodb::bson::{Document, doc};
 use serde_json::json;
 
 const STREAM: &str = "mongo";
 const TOPIC: &str = "events";
-
-/// Builds the sink cdylib (the test harness only builds the rlib) and returns its path.
-fn plugin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args(["build", "-p", "iggy_connector_mongodb_sink"])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the MongoDB sink plugin failed");
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| {
-                    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target")
-                });
-            let path = target.join("debug").join(format!(
-                "{}iggy_connector_mongodb_sink{}",
-                std::env::consts::DLL_PREFIX,
-                std::env::consts::DLL_SUFFIX
-            ));
-            assert!(path.exists(), "missing plugin {}", path.display());
-            path
-        })
-        .clone()
-}
 
 async fn iggy_client(broker: &BrokerHandle) -> IggyClient {
     let client = IggyClient::builder()
@@ -101,50 +73,33 @@ async fn produce(client: &IggyClient, payloads: impl IntoIterator<Item = Vec<u8>
     }
 }
 
+/// The sink reading `mongo/events` (schema raw) as consumer group `consumer_group`, or the
+/// default one.
 fn sink(
     plugin_config: serde_json::Value,
     consumer_group: Option<&str>,
     dead_letter: Option<DeadLetterConfig>,
 ) -> SinkConfig {
-    SinkConfig {
-        key: "mongo".into(),
-        name: "mongodb sink".into(),
-        path: plugin().display().to_string(),
-        config_dir: None,
-        version: 1,
-        plugin_config_json: plugin_config.to_string(),
-        transforms: vec![],
-        streams: vec![SinkStreamConfig {
-            stream: STREAM.into(),
-            topics: vec![TOPIC.into()],
-            schema: Schema::Raw,
-            batch_length: 1000,
-            poll_interval: Duration::from_millis(5),
-            consumer_group: consumer_group.map(str::to_string),
-        }],
-        verbose: false,
-        retry: RetryConfig {
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(500),
-            multiplier: 2.0,
-            max_attempts: 0,
-        },
-        dead_letter,
-    }
+    let mut sink = pipeline::sink(
+        "mongo",
+        &plugin("iggy_connector_mongodb_sink"),
+        &plugin_config,
+        STREAM,
+        TOPIC,
+    );
+    sink.streams[0].schema = Schema::Raw;
+    sink.streams[0].consumer_group = consumer_group.map(str::to_string);
+    sink.dead_letter = dead_letter;
+    sink
 }
 
 fn engine(broker: &BrokerHandle, sink: SinkConfig) -> Engine {
-    Engine::new(EngineConfig {
-        iggy: IggyConfig {
-            address: broker.address().to_string(),
-            username: Some("iggy".into()),
-            password: Some("iggy".into()),
-            ..IggyConfig::default()
-        },
-        state_path: std::env::temp_dir().join(unique_name("mongo_e2e_state")),
-        sources: vec![],
-        sinks: vec![sink],
-    })
+    Engine::new(pipeline::engine_config(
+        &broker.address().to_string(),
+        &std::env::temp_dir().join(unique_name("mongo_e2e_state")),
+        vec![],
+        vec![sink],
+    ))
 }
 
 fn sink_stats(engine: &Engine) -> ConnectorStats {

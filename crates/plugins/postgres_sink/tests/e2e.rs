@@ -2,58 +2,13 @@
 //! Iggy (the embedded test broker) → engine → postgres_sink (cdylib) → another table.
 //! 100 000 rows must arrive exactly once.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use iggy_connector_postgres_common::testing::{TestServer, connect, unique_name};
-use iggy_connectors_engine::{
-    ConnectorKind, Engine, EngineConfig, IggyConfig, PartitioningConfig, RetryConfig, SinkConfig,
-    SinkStreamConfig, SourceConfig, SourceStreamConfig, Status,
-};
-use iggy_connectors_sdk::Schema;
+use iggy_connectors_engine::{ConnectorKind, Engine, Status};
+use iggy_connectors_test_support::{artifacts::plugin, pipeline};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::json;
-
-/// Builds both plugin cdylibs (the test harness only builds this crate's) and returns their paths.
-fn plugins() -> (PathBuf, PathBuf) {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .args([
-            "build",
-            "-p",
-            "iggy_connector_postgres_source",
-            "-p",
-            "iggy_connector_postgres_sink",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building the PostgreSQL plugins failed");
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target"));
-    let lib = |name: &str| {
-        let path = target.join("debug").join(format!(
-            "{}{name}{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ));
-        assert!(path.exists(), "missing plugin {}", path.display());
-        path
-    };
-    (
-        lib("iggy_connector_postgres_source"),
-        lib("iggy_connector_postgres_sink"),
-    )
-}
-
-fn retry() -> RetryConfig {
-    RetryConfig {
-        initial_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(500),
-        multiplier: 2.0,
-        max_attempts: 0,
-    }
-}
 
 /// An engine with one PostgreSQL source and one PostgreSQL sink joined by topic `pg/rows`.
 fn pipeline(
@@ -62,59 +17,26 @@ fn pipeline(
     source_config: serde_json::Value,
     sink_config: serde_json::Value,
 ) -> Engine {
-    let (source_lib, sink_lib) = plugins();
-    Engine::new(EngineConfig {
-        iggy: IggyConfig {
-            address: broker.address().to_string(),
-            username: Some("iggy".into()),
-            password: Some("iggy".into()),
-            ..IggyConfig::default()
-        },
-        state_path: state_dir.to_path_buf(),
-        sources: vec![SourceConfig {
-            key: "pg".into(),
-            name: "postgres source".into(),
-            path: source_lib.display().to_string(),
-            config_dir: None,
-            version: 1,
-            plugin_config_json: source_config.to_string(),
-            transforms: vec![],
-            streams: vec![SourceStreamConfig {
-                stream: "pg".into(),
-                topic: "rows".into(),
-                schema: Schema::Json,
-                batch_length: 1000,
-                linger_time: Duration::from_millis(5),
-                partitioning: PartitioningConfig::Balanced,
-                create_stream: true,
-                create_topic: true,
-                topic_partitions: 1,
-            }],
-            verbose: false,
-            retry: retry(),
-            dead_letter: None,
-        }],
-        sinks: vec![SinkConfig {
-            key: "pg".into(),
-            name: "postgres sink".into(),
-            path: sink_lib.display().to_string(),
-            config_dir: None,
-            version: 1,
-            plugin_config_json: sink_config.to_string(),
-            transforms: vec![],
-            streams: vec![SinkStreamConfig {
-                stream: "pg".into(),
-                topics: vec!["rows".into()],
-                schema: Schema::Json,
-                batch_length: 1000,
-                poll_interval: Duration::from_millis(5),
-                consumer_group: None,
-            }],
-            verbose: false,
-            retry: retry(),
-            dead_letter: None,
-        }],
-    })
+    let source = pipeline::source(
+        "pg",
+        &plugin("iggy_connector_postgres_source"),
+        &source_config,
+        "pg",
+        "rows",
+    );
+    let sink = pipeline::sink(
+        "pg",
+        &plugin("iggy_connector_postgres_sink"),
+        &sink_config,
+        "pg",
+        "rows",
+    );
+    Engine::new(pipeline::engine_config(
+        &broker.address().to_string(),
+        state_dir,
+        vec![source],
+        vec![sink],
+    ))
 }
 
 /// Polls `sql` (a count) until it reaches `want` or `timeout` passes; returns the last count.

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use iggy_connector_http_common::{
     ClientOptions, Framing, HttpClient, HttpRequest, Outgoing, Rejection, SendError, SuccessCodes,
-    log_rejections, redact_url,
+    log_closed, redact_url,
 };
 use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, Payload, TopicMetadata};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -258,30 +258,26 @@ impl QuickwitSink {
         self.counters
             .ingested
             .fetch_add(ingested, Ordering::Relaxed);
-        let rejections = outgoing.into_rejections();
-        if !rejections.is_empty() {
-            self.counters
-                .rejected
-                .fetch_add(rejections.len() as u64, Ordering::Relaxed);
-            log_rejections(
-                "Quickwit sink",
-                self.id,
-                &topic.stream,
-                &topic.topic,
-                &rejections,
-            );
-        }
+        let rejections = outgoing.finish(
+            &self.counters.rejected,
+            "Quickwit sink",
+            self.id,
+            &topic.stream,
+            &topic.topic,
+        );
         Ok(rejections)
     }
 
     pub async fn close(&mut self) -> Result<(), SinkError> {
         let c = &self.counters;
-        tracing::info!(
-            "Quickwit sink {} closed: {} ingest request(s), {} document(s) ingested, {} rejected",
+        log_closed(
+            "Quickwit sink",
             self.id,
-            c.requests.load(Ordering::Relaxed),
-            c.ingested.load(Ordering::Relaxed),
-            c.rejected.load(Ordering::Relaxed)
+            &[
+                (&c.requests, "ingest request(s)"),
+                (&c.ingested, "document(s) ingested"),
+                (&c.rejected, "rejected"),
+            ],
         );
         Ok(())
     }

@@ -1,25 +1,29 @@
 //! Engine test sink, written against the raw C ABI (no SDK macros).
 //!
 //! Appends one line per received message to the file named by `output` in its config:
-//! `<stream>\t<topic>\t<partition>\t<offset>\t<id>\t<payload as UTF-8>`. Its first
-//! `fail_first` consume calls return 1 (without recording anything), so tests can check the
-//! engine retries the same batch and never advances the offset on failure.
+//! `<stream>\t<topic>\t<partition>\t<offset>\t<id>\t<payload as UTF-8>` (without `output` it
+//! accepts every batch and records nothing). Its first `fail_first` consume calls return 1
+//! (without recording anything), so tests can check the engine retries the same batch and never
+//! advances the offset on failure. `iggy_sink_close` blocks for `close_ms`: a graceful stop then
+//! lasts long enough for a test to send the second signal that must force the exit.
 #![deny(clippy::all)]
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{LazyLock, Mutex};
+use std::time::Duration;
 
 use iggy_connectors_sdk::{MessagesMetadata, RawMessages, TopicMetadata};
 use serde::Deserialize;
 
 type LogCallback = extern "C" fn(u8, *const u8, usize, *const u8, usize);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct Config {
-    output: String,
-    #[serde(default)]
+    output: Option<String>,
     fail_first: u64,
+    close_ms: u64,
 }
 
 struct Instance {
@@ -68,8 +72,11 @@ pub extern "C" fn iggy_sink_open(
     log_cb: LogCallback,
 ) -> i32 {
     std::panic::catch_unwind(|| {
-        let config: Config = match serde_json::from_slice(bytes(config_ptr, config_len)) {
-            Ok(config) => config,
+        let text = bytes(config_ptr, config_len);
+        // No [plugin_config] arrives as "null" or nothing: all defaults.
+        let text = if text.is_empty() { &b"null"[..] } else { text };
+        let config = match serde_json::from_slice::<Option<Config>>(text) {
+            Ok(config) => config.unwrap_or_default(),
             Err(error) => {
                 log(log_cb, 4, &format!("bad config: {error}"));
                 return -1;
@@ -78,7 +85,10 @@ pub extern "C" fn iggy_sink_open(
         log(
             log_cb,
             2,
-            &format!("opened instance {id}, output {}", config.output),
+            &format!(
+                "opened instance {id}, output {:?}, close takes {} ms",
+                config.output, config.close_ms
+            ),
         );
         INSTANCES.lock().unwrap().insert(
             id,
@@ -124,6 +134,9 @@ pub extern "C" fn iggy_sink_consume(
             );
             return 1;
         }
+        let Some(output) = &instance.config.output else {
+            return 0;
+        };
         let mut out = String::new();
         for m in &messages.messages {
             out.push_str(&format!(
@@ -139,7 +152,7 @@ pub extern "C" fn iggy_sink_consume(
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&instance.config.output)
+            .open(output)
             .and_then(|mut f| f.write_all(out.as_bytes()));
         if written.is_err() {
             return 1;
@@ -151,9 +164,13 @@ pub extern "C" fn iggy_sink_consume(
 
 #[unsafe(no_mangle)]
 pub extern "C" fn iggy_sink_close(id: u32) -> i32 {
-    std::panic::catch_unwind(|| match INSTANCES.lock().unwrap().remove(&id) {
-        Some(_) => 0,
-        None => -1,
+    std::panic::catch_unwind(|| {
+        // Taken out before sleeping: the lock is not held while close blocks.
+        let Some(instance) = INSTANCES.lock().unwrap().remove(&id) else {
+            return -1;
+        };
+        std::thread::sleep(Duration::from_millis(instance.config.close_ms));
+        0
     })
     .unwrap_or(-1)
 }
