@@ -116,6 +116,9 @@ fn rejecting_sink(key: &str, output: &Path, stream: &str, topic: &str) -> SinkCo
     // Build the SDK-based test sink first; `plugin` then finds it next to the raw ones.
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
+        if std::env::var_os("IGGY_TEST_ARTIFACTS_BUILT").is_some() {
+            return; // built with the workspace by scripts/rust-tests.mjs
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = std::process::Command::new(cargo)
             .args(["build", "-p", "engine_test_rejecting_sink"])

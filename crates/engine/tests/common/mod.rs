@@ -85,6 +85,11 @@ impl Broker {
 pub fn plugin(crate_name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
+        // `scripts/rust-tests.mjs` built the whole workspace before any test binary started:
+        // a nested per-package build could relink plugin files other test processes load.
+        if std::env::var_os("IGGY_TEST_ARTIFACTS_BUILT").is_some() {
+            return;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = std::process::Command::new(cargo)
             .args([

@@ -46,7 +46,11 @@ fn build_plugins() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         // A child test process (see the stdout test) reuses what its parent built.
-        if std::env::var_os("IGGY_SDK_PLUGINS_BUILT").is_some() {
+        // `scripts/rust-tests.mjs` built the whole workspace before any test binary started:
+        // a nested per-package build could relink plugin files other test processes load.
+        if std::env::var_os("IGGY_SDK_PLUGINS_BUILT").is_some()
+            || std::env::var_os("IGGY_TEST_ARTIFACTS_BUILT").is_some()
+        {
             return;
         }
         let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");

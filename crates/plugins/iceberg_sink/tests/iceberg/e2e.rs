@@ -20,31 +20,9 @@ use crate::common::*;
 const STREAM: &str = "iceberg";
 const TOPIC: &str = "messages";
 
-/// Builds the sink cdylib (the test harness only builds the rlib) and returns its path.
+/// The sink cdylib from the workspace build (`iggy_connectors_test_support::artifacts`).
 fn plugin() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args(["build", "-p", "iggy_connector_iceberg_sink"])
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the Iceberg sink plugin failed");
-            let target = std::env::var("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| {
-                    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target")
-                });
-            let path = target.join("debug").join(format!(
-                "{}iggy_connector_iceberg_sink{}",
-                std::env::consts::DLL_PREFIX,
-                std::env::consts::DLL_SUFFIX
-            ));
-            assert!(path.exists(), "missing plugin {}", path.display());
-            path
-        })
-        .clone()
+    iggy_connectors_test_support::artifacts::plugin("iggy_connector_iceberg_sink")
 }
 
 async fn iggy_client(broker: &BrokerHandle) -> IggyClient {
