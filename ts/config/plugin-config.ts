@@ -81,6 +81,11 @@ function valueAt(root: unknown, pointer: string): unknown {
   return node
 }
 
+/** The `null` branch of an `Option`: says nothing to a TOML user (TOML has no null). */
+function nullBranch(e: ErrorObject): boolean {
+  return e.keyword === 'type' && (e.params as { type: unknown }).type === 'null'
+}
+
 function describe(error: ErrorObject, input: unknown): { pointer: string; message: string } {
   const parent = error.parentSchema as JsonSchema | undefined
   // The SDK's schema types name what they expect under `x-expected` (doc comments replace descriptions).
@@ -113,8 +118,8 @@ function describe(error: ErrorObject, input: unknown): { pointer: string; messag
     case 'maxItems': {
       const [min, max] = [parent?.minItems, parent?.maxItems]
       const count = (valueAt(input, error.instancePath) as unknown[] | undefined)?.length ?? 0
-      const expected = min !== undefined && min === max ? `${String(min)} items` : error.keyword === 'minItems' ? `at least ${String(min)} items` : `at most ${String(max)} items`
-      return { pointer: error.instancePath, message: `expected ${expected}, received ${count}` }
+      const items = min !== undefined && min === max ? `${String(min)} items` : error.keyword === 'minItems' ? `at least ${String(min)} items` : `at most ${String(max)} items`
+      return { pointer: error.instancePath, message: `expected ${items}, received ${count}` }
     }
     case 'format': {
       const format = (error.params as { format: string }).format
@@ -149,8 +154,6 @@ export function pluginConfigIssues(schemaText: string, pluginConfig: unknown, fi
   }
   if (validate(input)) return []
   const errors = validate.errors ?? []
-  // The `null` branch of an `Option` says nothing to a TOML user (TOML has no null).
-  const nullBranch = (e: ErrorObject) => e.keyword === 'type' && (e.params as { type: unknown }).type === 'null'
   const specific = errors.filter((e) => !COMBINATORS.has(e.keyword) && !nullBranch(e))
   const issues: ConfigIssue[] = []
   for (const error of specific.length > 0 ? specific : errors) {
