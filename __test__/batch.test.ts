@@ -313,6 +313,30 @@ describe('batch crossing through the native engine', () => {
     expect(sinkStats.transformErrors).toBeGreaterThanOrEqual(2)
   })
 
+  it('checks payloads a sink transform returns: an invalid one fails alone (dead-lettered), the rest arrive', async () => {
+    const b = await broker()
+    const out = join(tmpDir(), 'out.txt')
+    const e = engine(b.address, 'bx4', { total: 40, batch: 20 }, { out, transforms: [ts('breaks_seven')], deadLetter: { stream: 'bx4_dlq', topic: 'failed' } })
+    e.onTransformBatch(async (columns) => {
+      const batch = new Batch(columns)
+      const result = batch.result()
+      for (const m of batch) {
+        if (seqOf(m) === 7) result.set(m.index, '{"seq": 7,') // not JSON: the stream schema is json
+        else result.keep(m.index)
+      }
+      return result.build()
+    })
+    await e.start()
+    await until(() => lines(out).length >= 39 && stat(e, 'sink', 'rec').deadLettered >= 1 && stat(e, 'sink', 'rec').lag === 0)
+    await e.stop(5000)
+    const seqs = lines(out).map((l) => (JSON.parse(l.payload) as { seq: number }).seq)
+    expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => i).filter((s) => s !== 7))
+    const sinkStats = stat(e, 'sink', 'rec')
+    expect(sinkStats.deadLettered).toBe(1)
+    expect(sinkStats.transformErrors).toBe(1)
+    expect(sinkStats.filtered).toBe(0)
+  })
+
   it('keeps the per-message convenience form: objects in, objects out, matched by offset', async () => {
     const b = await broker()
     const out = join(tmpDir(), 'out.txt')

@@ -69,7 +69,7 @@ describe('public API surface', () => {
   it('exports the embedding API from dist/', () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const api = require(join(root, 'dist/index.js'))
-    for (const name of ['ConnectorsRuntime', 'ConfigError', 'ApiError', 'ProviderError', 'loadConfiguration', 'bindingify', 'createLogWriter', 'startTestBroker', 'engineVersion', 'pluginAbi', 'VERSION']) {
+    for (const name of ['ConnectorsRuntime', 'ConfigError', 'ApiError', 'ProviderError', 'loadConfiguration', 'bindingify', 'createLogWriter', 'startTestBroker', 'engineVersion', 'pluginAbi', 'VERSION', 'Batch', 'BatchMessage', 'BatchResultBuilder']) {
       expect(api[name], name).toBeDefined()
     }
     expect(api.VERSION).toBe(pkg.version)
