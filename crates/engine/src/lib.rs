@@ -6,7 +6,9 @@
 
 pub mod config;
 mod dead_letter;
+mod driver;
 pub mod error;
+pub mod external;
 pub mod ffi;
 mod iggy;
 mod inspect;
@@ -22,6 +24,8 @@ pub mod transforms;
 
 pub use config::*;
 pub use error::{EngineError, Result};
+pub use external::{ConnectorCall, ConnectorHost, ConnectorReply};
+pub use ffi::sink::Rejection;
 pub use inspect::{PluginInfo, inspect_plugin, parse_kind};
 pub use logs::{LogBus, LogEntry, LogLevel};
 pub use runtime::{DEFAULT_STOP_TIMEOUT, Engine};
