@@ -15,6 +15,17 @@ export declare class Engine {
   onLog(listener: (entry: LogEntry) => void): void
   /** Called for TS transforms: return the batch to keep (drop = omit a message). */
   onTransform(handler: (batch: JsBatch) => Promise<Array<JsMessage>>): void
+  /**
+   * Called for every call on a connector written in TypeScript (open, poll, ack, nack,
+   * consume, close); resolve with the reply, reject to fail the call.
+   */
+  onConnectorCall(handler: (call: JsConnectorCall) => Promise<JsConnectorReply>): void
+  /**
+   * Marks a connector as written in TypeScript (`module` = what the connector file names,
+   * or the name it was registered under); `null` makes it native again. Takes effect at
+   * its next start.
+   */
+  setExternalConnector(kind: string, key: string, module?: string | undefined | null): void
   /** Starts every connector; a failing one is isolated (status error), the rest run. */
   start(): Promise<Array<ConnectorStats>>
   /** Graceful stop of all: finish or Nack the in-flight batch, close plugins, flush state. */
@@ -118,6 +129,39 @@ export interface JsBatch {
   messages: Array<JsMessage>
 }
 
+/** One call on a TypeScript connector. */
+export interface JsConnectorCall {
+  /** open | poll | ack | nack | consume | close */
+  op: string
+  /** source | sink */
+  kind: string
+  key: string
+  /** A fresh number on every (re)start of the connector. */
+  instance: number
+  /** open: the module as written in the connector file (or the registered name). */
+  module?: string
+  /** open: `[plugin_config]` as JSON text ("null" when absent). */
+  configJson?: string
+  /** open (sources): the saved state bytes. */
+  state?: Buffer
+  /** consume: where the batch comes from. */
+  stream?: string
+  topic?: string
+  partition?: number
+  /** consume: the batch. */
+  messages?: Array<JsMessage>
+}
+
+/** The answer to a [`JsConnectorCall`]. */
+export interface JsConnectorReply {
+  /** poll: the produced messages. */
+  messages?: Array<JsMessage>
+  /** poll: the source's state after these messages (saved once Iggy acked them). */
+  state?: Buffer
+  /** consume: the messages the sink refused. */
+  rejections?: Array<JsRejection>
+}
+
 /** A message handed to a TS transform (only for connectors whose [transforms] name one). */
 export interface JsMessage {
   /** u128 as decimal. */
@@ -130,6 +174,12 @@ export interface JsMessage {
   headers?: Record<string, string>
   /** The payload bytes (JSON text for schema json). */
   payload: Buffer
+}
+
+/** A message a sink refused for its content: it goes to the dead-letter path. */
+export interface JsRejection {
+  offset: number
+  reason: string
 }
 
 export interface LastError {
@@ -146,6 +196,13 @@ export interface LogEntry {
   message: string
   timestampMicros: number
 }
+
+/**
+ * The deterministic id of a message a TypeScript source produces for record `key` within
+ * `namespace` (the same derivation as the native sources: a UUIDv8 from xxh3-128, see
+ * `crates/plugins/message_id`), as the decimal string `JsMessage.id` takes.
+ */
+export declare function messageIdFromKey(namespace: string, key: string): string
 
 /** The plugin ABI the native engine speaks. */
 export declare function pluginAbi(): string

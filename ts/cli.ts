@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util'
 
 import { bindingify } from './config/bindingify'
+import { resolveModule } from './connectors/load'
 import { loadConfiguration } from './config/index'
 import { loadEnvFile, loadRuntimeConfig } from './config/runtime'
 import type { Env } from './env'
@@ -164,6 +165,16 @@ async function runValidate(configPath: string | undefined, env: Env, io: Io): Pr
     const label = `${stored.kind} "${c.key}" v${c.version} (${stored.origin})`
     if (!c.enabled) {
       out(`skip   ${label}: disabled`)
+      continue
+    }
+    if (c.module !== undefined) {
+      // A TypeScript/JavaScript connector: its module must resolve (it is loaded at start).
+      try {
+        out(`ok     ${label}: module ${resolveModule(c.module, stored.configDir ?? process.cwd())}`)
+      } catch (error) {
+        // A name registered from code (registerSource) only exists in an embedding process.
+        out(`warn   ${label}: module: ${(error as Error).message} (fine if it is registered from code)`)
+      }
       continue
     }
     try {

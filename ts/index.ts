@@ -12,6 +12,22 @@ export {
   type RuntimeState,
   type StatusEvent,
 } from './runtime'
+export type {
+  ConnectorContext,
+  ConnectorModule,
+  ConsumeResult,
+  PollResult,
+  Rejection,
+  SinkBatch,
+  SinkConnector,
+  SinkFactory,
+  SinkMessage,
+  SourceConnector,
+  SourceFactory,
+  SourceMessage,
+} from './connectors/types'
+export type { SinkImpl, SourceImpl } from './connectors/host'
+export { idToUuid, messageIdFromKey } from './connectors/ids'
 export type { Transform, TransformContext, TransformFunction, TransformModule } from './transforms/registry'
 export { ApiError, ConfigError, ProviderError, type ConfigIssue } from './errors'
 export type { LogFormat, LogLevel, LogRecord, LogSink } from './logger'
