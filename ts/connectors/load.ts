@@ -13,6 +13,22 @@ import type { ConnectorModule, SinkFactory, SourceFactory } from './types'
 // eslint-disable-next-line @typescript-eslint/no-implied-eval
 const dynamicImport = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>
 
+/**
+ * `import()` of a file. Inside a VM context without an import hook (test runners that evaluate
+ * this package in `vm`) `import()` is unavailable; there `require()` loads it (ES modules
+ * included, on Node versions with require(esm)).
+ */
+async function importFile(file: string): Promise<unknown> {
+  try {
+    return await dynamicImport(pathToFileURL(file).href)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING') throw error
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const required = require(file) as unknown
+    return typeof required === 'object' && required !== null && 'createSource' in required ? required : { default: required }
+  }
+}
+
 function isPath(module: string): boolean {
   return module.startsWith('.') || isAbsolute(module)
 }
@@ -32,7 +48,7 @@ export function resolveModule(module: string, baseDir: string): string {
 /** The factory of `kind` a module exports (`createSource` / `createSink`, else `default`). */
 export async function loadConnectorModule(kind: 'source' | 'sink', module: string, baseDir: string): Promise<SourceFactory | SinkFactory> {
   const file = resolveModule(module, baseDir)
-  const loaded = (await dynamicImport(pathToFileURL(file).href)) as ConnectorModule & { default?: unknown }
+  const loaded = (await importFile(file)) as ConnectorModule & { default?: unknown }
   // A CommonJS module arrives as { default: module.exports }.
   const exports = (typeof loaded.default === 'object' && loaded.default !== null && loaded.createSource === undefined && loaded.createSink === undefined
     ? loaded.default
