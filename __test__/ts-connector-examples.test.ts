@@ -133,7 +133,11 @@ describe('example: HTTP POST sink', () => {
         }),
     )
     const posted = (): number[] => bodies.flat().map((b) => (b as { n: number }).n)
-    await until(() => posted().length + dead.length >= 500)
+    const deadLettered = (): number => r.stats().find((s) => s.key === 'post')?.deadLettered ?? 0
+    await until(() => deadLettered() > 0 && posted().length + deadLettered() >= 500)
+    // The dead-letter topic exists once the POST sink started; its reader joins it now.
+    expect(await r.restart('sink', 'dead')).toBe(true)
+    await until(() => dead.length >= deadLettered())
 
     expect([...posted(), ...dead].toSorted((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i))
     expect(dead.length).toBeGreaterThan(0)
