@@ -24,10 +24,13 @@ const TARGET: &str = "iggy_connectors::source";
 /// instead resolve `poll()` when it has some.
 const IDLE_PAUSE: Duration = Duration::from_millis(10);
 
+type Verdict = (u64, bool);
+
 pub struct ExternalSource {
     inner: Arc<Inner>,
     batches: Mutex<Option<flume::Sender<RawBatch>>>,
-    verdicts: (flume::Sender<(u64, bool)>, flume::Receiver<(u64, bool)>),
+    /// The pipeline's verdicts: (batch id, Ack).
+    verdicts: (flume::Sender<Verdict>, flume::Receiver<Verdict>),
     stopping: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -202,7 +205,7 @@ async fn pause(stop: &mut watch::Receiver<bool>, duration: Duration) -> bool {
 async fn poll_loop(
     inner: Arc<Inner>,
     batches: flume::Sender<RawBatch>,
-    verdicts: flume::Receiver<(u64, bool)>,
+    verdicts: flume::Receiver<Verdict>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut batch_id = 0u64;
