@@ -84,6 +84,9 @@ export const sinkConfigSchema = z.strictObject({
 
 /** Exactly one of `path` (a plugin library) and `module` (a TypeScript/JavaScript connector). */
 function onePlugin(config: { path?: string | undefined; module?: string | undefined; isolation?: string | undefined }, ctx: z.core.$RefinementCtx): void {
+  // Runs even when other keys failed (so a missing path is reported with them): the value may
+  // not be an object at all.
+  if (typeof config !== 'object' || config === null) return
   if (config.path !== undefined && config.module !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['module'], message: 'give either path (a plugin library) or module (a TypeScript/JavaScript connector), not both' })
   } else if (config.path === undefined && config.module === undefined) {
@@ -93,7 +96,7 @@ function onePlugin(config: { path?: string | undefined; module?: string | undefi
   }
 }
 
-export const connectorConfigSchema = z.discriminatedUnion('type', [sourceConfigSchema.superRefine(onePlugin), sinkConfigSchema.superRefine(onePlugin)])
+export const connectorConfigSchema = z.discriminatedUnion('type', [sourceConfigSchema.superRefine(onePlugin, { when: () => true }), sinkConfigSchema.superRefine(onePlugin, { when: () => true })])
 
 export type SourceStreamConfig = z.output<typeof sourceStream>
 export type SinkStreamConfig = z.output<typeof sinkStream>
