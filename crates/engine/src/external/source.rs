@@ -322,3 +322,49 @@ fn encode(
     postcard::to_allocvec(&produced)
         .map_err(|error| format!("cannot encode the TypeScript source's batch: {error}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_ts_messages_when_encoded_should_keep_ids_headers_state_and_leave_id_zero_to_iggy() {
+        let messages = vec![
+            ExternalMessage {
+                id: 0x1234_5678_9abc_def0_1122_3344_5566_7788,
+                offset: None,
+                timestamp: Some(1_700_000_000_000_000),
+                headers: Some(vec![
+                    ("source".into(), "ts".into()),
+                    (String::new(), "x".into()),
+                ]),
+                payload: br#"{"seq":1}"#.to_vec(),
+            },
+            ExternalMessage {
+                id: 0,
+                offset: None,
+                timestamp: None,
+                headers: Some(vec![]),
+                payload: b"{}".to_vec(),
+            },
+        ];
+        let bytes = encode(Schema::Json, messages, Some(b"{\"next\":2}".to_vec())).unwrap();
+        let decoded: ProducedMessages = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(decoded.schema, Schema::Json);
+        assert_eq!(
+            decoded.state,
+            Some(ConnectorState(b"{\"next\":2}".to_vec()))
+        );
+        let [first, second] = decoded.messages.as_slice() else {
+            panic!("expected two messages, got {:?}", decoded.messages);
+        };
+        assert_eq!(first.id, Some(0x1234_5678_9abc_def0_1122_3344_5566_7788));
+        assert_eq!(first.origin_timestamp, Some(1_700_000_000_000_000));
+        assert_eq!(first.payload, br#"{"seq":1}"#);
+        // The empty header name is not a valid Iggy header: dropped, the valid one kept.
+        let headers = first.headers.as_ref().unwrap();
+        assert_eq!(headers.len(), 1);
+        assert_eq!(second.id, None, "id 0 means: let Iggy assign one");
+        assert_eq!(second.headers, None, "no headers rather than an empty map");
+    }
+}
