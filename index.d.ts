@@ -13,7 +13,16 @@ export declare class Engine {
   constructor(options: EngineOptions)
   /** Receives every log line (engine + plugin logs, tagged with the connector key). */
   onLog(listener: (entry: LogEntry) => void): void
-  /** Called for TS transforms: return the batch to keep (drop = omit a message). */
+  /**
+   * Called for TS transforms with the batch in columns (one payload Buffer, typed arrays;
+   * see `ts/batch.ts`); resolves with the messages to keep, in columns too. Replaces any
+   * handler set before (either form).
+   */
+  onTransformBatch(handler: (batch: BatchColumns) => Promise<BatchResultColumns>): void
+  /**
+   * Called for TS transforms with one object per message (slower than `onTransformBatch`):
+   * return the messages to keep (drop = omit a message). Replaces any handler set before.
+   */
   onTransform(handler: (batch: JsBatch) => Promise<Array<JsMessage>>): void
   /**
    * Called for every call on a connector written in TypeScript (open, poll, ack, nack,
@@ -46,6 +55,48 @@ export declare class TestBroker {
   get address(): string
   /** Stops the broker; a second call does nothing. */
   stop(): Promise<void>
+}
+
+/** A batch handed to a TS transform, in columns (see `ts/batch.ts` for the view over it). */
+export interface BatchColumns {
+  connectorKey: string
+  /** source | sink */
+  kind: string
+  /** The transform name from the config. */
+  transform: string
+  stream: string
+  topic: string
+  count: number
+  /** All payloads back to back (JSON array text `[p0,p1,…]` when `jsonArray`). */
+  payloads: Buffer
+  starts: Uint32Array
+  lengths: Uint32Array
+  /** Two per message: low 64 bits, then high 64 bits of the u128 id. */
+  ids: BigUint64Array
+  /** Sinks only: the Iggy offsets. */
+  offsets?: Float64Array
+  /** Microseconds since the epoch; NaN = none. */
+  timestamps: Float64Array
+  /** Only when some message has headers: string-kind headers per message (null = none). */
+  headers?: Array<Record<string, string> | undefined | null>
+  /** `payloads` is JSON array text. */
+  jsonArray: boolean
+}
+
+/** What a TS transform returns, in columns (built by `BatchResultBuilder` in `ts/batch.ts`). */
+export interface BatchResultColumns {
+  /** New payloads back to back, in the order of the messages that have one. */
+  payloads: Uint8Array
+  /** Per returned message: the input index it continues, -1 = a new message (sources only). */
+  from: Int32Array
+  /** Per returned message: new payload length in `payloads`, -1 = the input's unchanged. */
+  lengths: Int32Array
+  /** Two per message (low, high 64 bits); both 0 = inherit from `from`. */
+  ids?: BigUint64Array
+  /** Microseconds; NaN = inherit from `from`. */
+  timestamps?: Float64Array
+  /** null = inherit from `from`, {} = no headers. */
+  headers?: Array<Record<string, string> | undefined | null>
 }
 
 export interface ConnectorStats {
@@ -117,7 +168,7 @@ export interface IggyConnectionOptions {
 
 export declare function inspectPlugin(kind: string, path: string, configDir?: string | undefined | null): PluginInfo
 
-/** A batch handed to a TS transform. */
+/** A batch handed to a per-message TS transform (`Engine.onTransform`). */
 export interface JsBatch {
   connectorKey: string
   /** source | sink */
@@ -148,8 +199,8 @@ export interface JsConnectorCall {
   stream?: string
   topic?: string
   partition?: number
-  /** consume: the batch. */
-  messages?: Array<JsMessage>
+  /** consume: the batch, in columns (`Batch` in `ts/batch.ts` reads it). */
+  batch?: BatchColumns
 }
 
 /** The answer to a [`JsConnectorCall`]. */
@@ -162,7 +213,7 @@ export interface JsConnectorReply {
   rejections?: Array<JsRejection>
 }
 
-/** A message handed to a TS transform (only for connectors whose [transforms] name one). */
+/** A message handed to a per-message TS transform (`Engine.onTransform`). */
 export interface JsMessage {
   /** u128 as decimal. */
   id: string

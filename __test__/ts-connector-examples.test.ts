@@ -42,7 +42,7 @@ describe('example: webhook source (Fastify)', () => {
     const received: Array<{ id: string; payload: unknown }> = []
     const sink: SinkConnector = {
       consume(batch: SinkBatch) {
-        for (const m of batch.messages) received.push({ id: m.id, payload: JSON.parse(m.payload.toString()) })
+        for (const m of batch.messages) received.push({ id: String(m.id), payload: m.json() })
       },
     }
     await runtime(
@@ -128,7 +128,7 @@ describe('example: HTTP POST sink', () => {
       (rt) =>
         rt.registerSource('count', counting(500)).registerSink('dead', {
           consume(batch: SinkBatch) {
-            for (const m of batch.messages) dead.push((JSON.parse(m.payload.toString()) as { n: number }).n)
+            for (const m of batch.messages) dead.push((m.json() as { n: number }).n)
           },
         }),
     )

@@ -134,10 +134,11 @@ class RecordingSink implements SinkConnector {
     if (outcome === 'reject') return Promise.reject(new Error(`consume call ${call} rejects`))
     const rejected = []
     for (const m of batch.messages) {
-      const seq = (JSON.parse(m.payload.toString()) as Row).seq
+      const seq = (m.json() as Row).seq
+      const offset = m.offset ?? -1
       const reason = this.reject(seq)
-      if (reason !== undefined) rejected.push({ offset: m.offset, reason })
-      else this.received.push({ seq, id: m.id, offset: m.offset, headers: m.headers })
+      if (reason !== undefined) rejected.push({ offset, reason })
+      else this.received.push({ seq, id: String(m.id), offset, headers: m.headers })
     }
     return { rejected }
   }

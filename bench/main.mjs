@@ -11,6 +11,7 @@
 //                        lower it on a slow machine: batch 100 is ~5x slower per message)
 //   BENCH_SKIP_MICRO=1   skip `cargo bench -p iggy_connectors_engine`
 //   BENCH_SKIP_BASELINE=1 skip the raw-client baseline (and its cargo build)
+//   BENCH_ONLY=<regex>   run only the matching scenarios (plus source_b1000, which fills the topic)
 //   IGGY_BENCH_SERVER    host:port of a running Iggy server instead of the embedded broker
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -37,6 +38,8 @@ const SKIP_MICRO = process.env.BENCH_SKIP_MICRO === '1'
 const SKIP_BASELINE = process.env.BENCH_SKIP_BASELINE === '1'
 const SERVER = process.env.IGGY_BENCH_SERVER || ''
 const RUN = Date.now().toString(36)
+// Iterating: run only the scenarios whose name matches (source_b1000 always runs: it fills the topic).
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null
 
 function targetDir() {
   if (process.env.CARGO_TARGET_DIR) return resolve(process.env.CARGO_TARGET_DIR)
@@ -110,7 +113,7 @@ function summarize(name, spec, result) {
     name,
     kind: spec.kind,
     batchLength: spec.batchLength,
-    transforms: spec.transforms ? 'builtin4' : spec.tsTransform ? 'ts_rename' : 'none',
+    transforms: spec.transforms ? 'builtin4' : spec.tsTransform ? `ts_rename_${spec.tsTransform}` : spec.nativeRename ? 'native_rename' : 'none',
     messages: result.messages,
     // Throughput over the plugin's own window (first poll → last Ack, or first → last batch).
     messagesPerSec: round(counted / seconds),
@@ -177,6 +180,7 @@ async function main() {
   const rows = []
   const raw = {}
   const scenario = async (name, spec) => {
+    if (ONLY && !ONLY.test(name) && name !== 'source_b1000') return null
     const full = { name, address, payloadSize: PAYLOAD_SIZE, timeoutMs: 600_000, loadavg: loadavg(), ...spec }
     log(`bench: ${name} …`)
     const result = await child(full)
@@ -205,11 +209,17 @@ async function main() {
         messages: batchLength === 1000 ? MESSAGES : MESSAGES_SMALL,
       })
     }
-    // 3. A TypeScript transform (JSON field rename) on the sink path.
-    await scenario('sink_b1000_ts_transform', {
-      kind: 'sink', plugin: plugins.sink, stream: fill, topic: 'events', batchLength: 1000, tsTransform: true,
-      group: `sink-ts-${RUN}`, messages: MESSAGES_SMALL,
-    })
+    // 3. A TypeScript transform (JSON field rename) on the sink path, in its batch form (the
+    // ratio to the native rename is the figure), its per-message parse and its object form.
+    const sinkRename = (name, extra) =>
+      scenario(name, {
+        kind: 'sink', plugin: plugins.sink, stream: fill, topic: 'events', batchLength: 1000,
+        group: `${name}-${RUN}`, messages: MESSAGES_SMALL, ...extra,
+      })
+    await sinkRename('sink_b1000_native_rename', { nativeRename: true })
+    await sinkRename('sink_b1000_ts_transform', { tsTransform: 'batch' })
+    await sinkRename('sink_b1000_ts_transform_each', { tsTransform: 'batch_each' })
+    await sinkRename('sink_b1000_ts_transform_objects', { tsTransform: 'objects' })
     // The raw Iggy client on the same broker and payloads.
     if (baseline) {
       for (const batch of [1000, 100]) {

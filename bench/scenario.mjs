@@ -9,6 +9,8 @@ import { performance } from 'node:perf_hooks'
 
 const require = createRequire(import.meta.url)
 const { Engine } = require('../index.js')
+// The TS layer (npm run build:ts): TS transforms run through the registry, as in the runtime.
+const { TransformRegistry } = require('../dist/transforms/registry.js')
 
 /** The four built-in transforms, each doing real work on the bench payload. */
 export const BUILTIN_TRANSFORMS = [
@@ -23,16 +25,40 @@ export const BUILTIN_TRANSFORMS = [
 
 /** The TS transform of scenario 3: rename `user_id` to `userId` (parse, edit, stringify). */
 const TS_TRANSFORM = 'rename_user_id'
-function renameUserId(batch) {
-  return Promise.resolve(
-    batch.messages.map((message) => {
-      const value = JSON.parse(message.payload.toString('utf8'))
-      value.userId = value.user_id
-      delete value.user_id
-      return { ...message, payload: Buffer.from(JSON.stringify(value)) }
-    }),
-  )
+const rename = (value) => {
+  value.userId = value.user_id
+  delete value.user_id
+  return value
 }
+const TS_FORMS = {
+  // The batch form: one JSON.parse of the batch (a JSON array natively laid out), one
+  // JSON.stringify per message written into the result buffer.
+  batch: {
+    transformBatch(batch) {
+      const values = batch.jsonAll()
+      const out = batch.result()
+      for (let i = 0; i < values.length; i++) out.setJson(i, rename(values[i]))
+      return out
+    },
+  },
+  // The batch form, parsing message by message (batch.get(i).json()).
+  batch_each: {
+    transformBatch(batch) {
+      const out = batch.result()
+      for (const message of batch) out.setJson(message.index, rename(message.json()))
+      return out
+    },
+  },
+  // The per-message convenience form (one object per message each way).
+  objects: (messages) =>
+    messages.map((message) => ({ ...message, payload: Buffer.from(JSON.stringify(rename(JSON.parse(message.payload.toString('utf8'))))) })),
+}
+
+/** The native equivalent of the rename: add `userId` (static), delete `user_id`. */
+const NATIVE_RENAME = [
+  { type: 'add_fields', configJson: JSON.stringify({ enabled: true, fields: [{ key: 'userId', value: { static: 'u-000042' } }] }) },
+  { type: 'delete_fields', configJson: JSON.stringify({ enabled: true, fields: ['user_id'] }) },
+]
 
 const POLL_MS = 5
 
@@ -53,7 +79,7 @@ function peakRssKiB() {
 }
 
 function transformsOf(spec) {
-  const list = spec.transforms ? [...BUILTIN_TRANSFORMS] : []
+  const list = spec.transforms ? [...BUILTIN_TRANSFORMS] : spec.nativeRename ? [...NATIVE_RENAME] : []
   if (spec.tsTransform) list.push({ type: TS_TRANSFORM, configJson: JSON.stringify({ enabled: true }) })
   return list
 }
@@ -127,9 +153,13 @@ async function run(spec) {
   })
   let tsBatches = 0
   if (spec.tsTransform) {
-    engine.onTransform((batch) => {
+    const form = TS_FORMS[spec.tsTransform]
+    if (form === undefined) throw new Error(`unknown tsTransform form ${spec.tsTransform}`)
+    const registry = new TransformRegistry()
+    registry.bindConnector(spec.kind, isSource ? 'bench_source' : 'null_sink', [{ name: TS_TRANSFORM, config: {}, transform: typeof form === 'function' ? { transform: form } : form }])
+    engine.onTransformBatch((batch) => {
       tsBatches++
-      return renameUserId(batch)
+      return registry.dispatch(batch)
     })
   }
   const cpuBefore = process.cpuUsage()

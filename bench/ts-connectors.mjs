@@ -62,7 +62,8 @@ function tsNullSink() {
   let bytes = 0
   return {
     consume(batch) {
-      for (const m of batch.messages) bytes += m.payload.length
+      // Like the native null sink: sizes from the batch's metadata, payloads untouched.
+      for (const length of batch.messages.columns.lengths) bytes += length
     },
     get bytes() {
       return bytes

@@ -13,6 +13,16 @@ export {
   type StatusEvent,
 } from './runtime'
 export type {
+  BatchTransform,
+  BatchTransformFunction,
+  MessageTransform,
+  Transform,
+  TransformContext,
+  TransformFunction,
+  TransformModule,
+} from './transforms/registry'
+export { Batch, BatchMessage, BatchResultBuilder, type BatchResult, type MessageMeta } from './batch'
+export type {
   ConnectorContext,
   ConnectorModule,
   ConsumeResult,
@@ -28,7 +38,6 @@ export type {
 } from './connectors/types'
 export type { SinkImpl, SourceImpl } from './connectors/host'
 export { idToUuid, messageIdFromKey } from './connectors/ids'
-export type { Transform, TransformContext, TransformFunction, TransformModule } from './transforms/registry'
 export { ApiError, ConfigError, ProviderError, type ConfigIssue } from './errors'
 export type { LogFormat, LogLevel, LogRecord, LogSink } from './logger'
 export { createLogWriter, formatRecord } from './logger'
@@ -39,7 +48,7 @@ export { LocalConfigProvider } from './config/local-provider'
 export { HttpConfigProvider } from './config/http-provider'
 export { loadConfiguration, type LoadedConfiguration } from './config/index'
 export { bindingify } from './config/bindingify'
-export type { ConnectorStats, EngineOptions, JsBatch, JsMessage, LogEntry, PluginInfo, TestBrokerOptions } from './native'
+export type { BatchColumns, BatchResultColumns, ConnectorStats, EngineOptions, JsBatch, JsMessage, LogEntry, PluginInfo, TestBrokerOptions } from './native'
 
 /** The version of the native engine compiled into the addon. */
 export function engineVersion(): string {

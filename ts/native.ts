@@ -7,6 +7,8 @@ import type * as Binding from '../index.js'
 import { bundledPluginDirs } from './plugins'
 
 export type {
+  BatchColumns,
+  BatchResultColumns,
   ConnectorStats,
   DeadLetterOptions,
   EngineOptions,

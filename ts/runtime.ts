@@ -12,7 +12,7 @@ import type { Env } from './env'
 import { ApiError, ConfigError, type ConfigIssue, formatIssue } from './errors'
 import { type LogRecord, type LogSink, Logger, nowMicros, toLogLevel } from './logger'
 import { ConnectorHost, type SinkImpl, type SourceImpl } from './connectors/host'
-import { type ConnectorStats, type EngineOptions, type JsBatch, type JsConnectorCall, type JsConnectorReply, type JsMessage, type LogEntry, native } from './native'
+import { type BatchColumns, type BatchResultColumns, type ConnectorStats, type EngineOptions, type JsConnectorCall, type JsConnectorReply, type LogEntry, native } from './native'
 import { redact } from './redact'
 import { type Transform, type TransformFunction, TransformRegistry } from './transforms/registry'
 
@@ -29,7 +29,7 @@ export function loggableOptions(options: EngineOptions): unknown {
 /** The part of the native Engine the runtime uses (a fake can stand in for tests). */
 export interface EngineLike {
   onLog(listener: (entry: LogEntry) => void): void
-  onTransform(handler: (batch: JsBatch) => Promise<JsMessage[]>): void
+  onTransformBatch(handler: (batch: BatchColumns) => Promise<BatchResultColumns>): void
   /** Connectors written in TypeScript (absent in engines that cannot run them). */
   onConnectorCall?(handler: (call: JsConnectorCall) => Promise<JsConnectorReply>): void
   setExternalConnector?(kind: string, key: string, module?: string | null): void
@@ -256,7 +256,7 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
         ...(entry.connectorKey === undefined || entry.connectorKey === null ? {} : { connectorKey: entry.connectorKey }),
       }),
     )
-    engine.onTransform((batch) => this.#transforms.dispatch(batch))
+    engine.onTransformBatch((batch) => this.#transforms.dispatch(batch))
     this.#bindModules(engine, [...loaded.active.sources, ...loaded.active.sinks].filter((s) => s.config.enabled))
     this.#engine = engine
     const stats = await engine.start()

@@ -1,11 +1,67 @@
-import type { ConnectorStats, EngineOptions, JsBatch, JsMessage, LogEntry, SinkConnectorOptions, SourceConnectorOptions } from '../../ts/native'
+import type { BatchColumns, BatchResultColumns, ConnectorStats, EngineOptions, JsBatch, JsMessage, LogEntry, SinkConnectorOptions, SourceConnectorOptions } from '../../ts/native'
 import type { EngineLike } from '../../ts/runtime'
+
+/** What the native binding hands JS for a batch (crates/binding/src/js_batch.rs), from objects. */
+function toColumns(batch: JsBatch): BatchColumns {
+  const payloads = batch.messages.map((m) => m.payload)
+  const starts: number[] = []
+  let at = 0
+  for (const p of payloads) {
+    starts.push(at)
+    at += p.length
+  }
+  const ids = new BigUint64Array(2 * batch.messages.length)
+  batch.messages.forEach((m, i) => {
+    const id = BigInt(m.id || '0')
+    ids[2 * i] = BigInt.asUintN(64, id)
+    ids[2 * i + 1] = id >> 64n
+  })
+  const sink = batch.kind === 'sink'
+  return {
+    ...batch,
+    count: payloads.length,
+    payloads: Buffer.concat(payloads),
+    starts: Uint32Array.from(starts),
+    lengths: Uint32Array.from(payloads.map((p) => p.length)),
+    ids,
+    offsets: sink ? Float64Array.from(batch.messages.map((m, i) => m.offset ?? i)) : undefined,
+    timestamps: Float64Array.from(batch.messages.map((m) => m.timestamp ?? Number.NaN)),
+    headers: batch.messages.some((m) => m.headers) ? batch.messages.map((m) => m.headers ?? null) : undefined,
+    jsonArray: false,
+  }
+}
+
+/** A result read back as objects, metadata inherited as the engine does. */
+function fromColumns(batch: JsBatch, r: BatchResultColumns): JsMessage[] {
+  let at = 0
+  return [...r.from].map((from, j) => {
+    const input = from >= 0 ? batch.messages[from] : undefined
+    const length = r.lengths[j]!
+    let payload: Buffer
+    if (length === -1) payload = input!.payload
+    else {
+      payload = Buffer.from(r.payloads.subarray(at, at + length))
+      at += length
+    }
+    const id = r.ids ? (r.ids[2 * j + 1]! << 64n) | r.ids[2 * j]! : 0n
+    const timestamp = r.timestamps?.[j]
+    const headers = r.headers?.[j]
+    return {
+      id: id !== 0n ? id.toString() : (input?.id ?? '0'),
+      offset: input?.offset,
+      timestamp: timestamp !== undefined && !Number.isNaN(timestamp) ? timestamp : input?.timestamp,
+      headers: headers === null || headers === undefined ? input?.headers : Object.keys(headers).length > 0 ? headers : undefined,
+      payload,
+    }
+  })
+}
 
 /** An in-memory stand-in for the native Engine: records calls, serves configurable stats. */
 export class FakeEngine implements EngineLike {
   readonly calls: string[] = []
   readonly current: ConnectorStats[]
   log?: (entry: LogEntry) => void
+  /** The registered transform handler, driven with per-message objects (converted to columns and back). */
   transform?: (batch: JsBatch) => Promise<JsMessage[]>
   restartDelayMs = 0
   lastRestartOptions?: SourceConnectorOptions | SinkConnectorOptions
@@ -21,8 +77,8 @@ export class FakeEngine implements EngineLike {
   onLog(listener: (entry: LogEntry) => void): void {
     this.log = listener
   }
-  onTransform(handler: (batch: JsBatch) => Promise<JsMessage[]>): void {
-    this.transform = handler
+  onTransformBatch(handler: (batch: BatchColumns) => Promise<BatchResultColumns>): void {
+    this.transform = async (batch) => fromColumns(batch, await handler(toColumns(batch)))
   }
   async start(): Promise<ConnectorStats[]> {
     this.calls.push('start')

@@ -3,7 +3,8 @@
 // batch with its backoff (a POST is not idempotent, so the receiver may see a batch twice).
 // Any other 4xx means the receiver refuses the content: the batch's messages are rejected and
 // go to the connector's [dead_letter] topic (without one, the batch is retried).
-// A payload that is not JSON is sent as a string.
+// A payload that is not JSON is sent as a string; for schema json the batch's payload buffer
+// is already the JSON array and goes out without being parsed.
 
 /** @returns {import('iggy-connectors').SinkConnector<{ url: string, headers?: Record<string, string>, timeout_ms?: number }>} */
 export function createSink() {
@@ -17,14 +18,19 @@ export function createSink() {
     },
 
     async consume(batch) {
-      const body = batch.messages.map((m) => {
-        const text = m.payload.toString('utf8')
-        try {
-          return JSON.parse(text)
-        } catch {
-          return text
-        }
-      })
+      // Schema json: the batch's payload buffer already is one JSON array, sent as it is.
+      const body = batch.messages.isJson
+        ? batch.messages.columns.payloads
+        : JSON.stringify(
+            [...batch.messages].map((m) => {
+              const text = m.text()
+              try {
+                return JSON.parse(text)
+              } catch {
+                return text
+              }
+            }),
+          )
       const response = await fetch(config.url, {
         method: 'POST',
         headers: {
@@ -34,14 +40,14 @@ export function createSink() {
           'x-iggy-partition': String(batch.partition),
           ...config.headers,
         },
-        body: JSON.stringify(body),
+        body,
         signal: AbortSignal.timeout(config.timeout_ms ?? 30_000),
       })
       const text = await response.text()
       if (response.ok) return
       const transient = response.status >= 500 || response.status === 408 || response.status === 429
       if (transient) throw new Error(`POST ${config.url} answered ${response.status}: ${text.slice(0, 200)}`)
-      return { rejected: batch.messages.map((m) => ({ offset: m.offset, reason: `POST answered ${response.status}: ${text.slice(0, 200)}` })) }
+      return { rejected: [...batch.messages].map((m) => ({ offset: m.offset ?? 0, reason: `POST answered ${response.status}: ${text.slice(0, 200)}` })) }
     },
   }
 }

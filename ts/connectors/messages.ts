@@ -1,7 +1,8 @@
-// The TypeScript side of the message crossing for connectors: the binding's JsMessage objects
-// to the SinkBatch a sink sees, and a source's SourceMessages to JsMessages. The one place to
-// switch when the batch crossing changes.
-import type { JsMessage } from '../native'
+// The TypeScript side of the message crossing for connectors: a sink's batch arrives in
+// columns (the `Batch` view of ts/batch.ts, shared with TS transforms); a source's messages go
+// back as JsMessage objects. The one place that converts connector messages.
+import { Batch } from '../batch'
+import type { BatchColumns, JsMessage } from '../native'
 import type { SinkBatch, SourceMessage } from './types'
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
@@ -37,19 +38,12 @@ export function toJsMessages(messages: readonly SourceMessage[]): JsMessage[] {
   })
 }
 
-export function toSinkBatch(stream: string, topic: string, partition: number, messages: readonly JsMessage[]): SinkBatch {
-  return {
-    stream,
-    topic,
-    partition,
-    messages: messages.map((m) => ({
-      id: m.id,
-      offset: m.offset ?? 0,
-      ...(m.timestamp === undefined || m.timestamp === null ? {} : { timestamp: m.timestamp }),
-      ...(m.headers === undefined || m.headers === null ? {} : { headers: m.headers }),
-      payload: m.payload,
-    })),
-  }
+/** A sink's batch from the binding's columns (a Buffer again when it crossed a worker boundary). */
+export function toSinkBatch(stream: string, topic: string, partition: number, columns: BatchColumns): SinkBatch {
+  // Structured clone (a worker) turns the Buffer into a plain Uint8Array.
+  const raw: Uint8Array = columns.payloads
+  const payloads = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength)
+  return { stream, topic, partition, messages: new Batch({ ...columns, payloads }) }
 }
 
 /** A source state as saved bytes (JSON text); `undefined` = no new state. */

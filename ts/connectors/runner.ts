@@ -72,8 +72,8 @@ export class ConnectorRunner {
         return {}
       case 'consume': {
         if (sink === undefined) throw new Error(`"${this.#key}" is not a sink`)
-        const messages = (call.messages ?? []).map((m) => ({ ...m, payload: asBuffer(m.payload) }))
-        const result = await sink.consume(toSinkBatch(call.stream ?? '', call.topic ?? '', call.partition ?? 0, messages))
+        if (call.batch === undefined || call.batch === null) throw new Error(`consume call for "${this.#key}" without a batch`)
+        const result = await sink.consume(toSinkBatch(call.stream ?? '', call.topic ?? '', call.partition ?? 0, call.batch))
         const rejected = result === undefined || result === null ? [] : (result.rejected ?? [])
         if (!Array.isArray(rejected)) throw new Error(`consume() of "${this.#key}" resolved with rejected = ${typeof rejected}, expected an array`)
         return rejected.length === 0 ? {} : { rejections: rejected.map((r) => ({ offset: Number(r.offset), reason: String(r.reason) })) }

@@ -1,6 +1,7 @@
 // The interfaces a connector written in TypeScript/JavaScript implements. The engine drives it
 // like a native plugin: one batch in flight, a source's state saved only after Iggy stored the
 // batch, a sink's offset stored only after `consume` resolved.
+import type { Batch, BatchMessage } from '../batch'
 
 /** What a connector knows about itself when it is opened. */
 export interface ConnectorContext {
@@ -47,24 +48,22 @@ export interface SourceConnector<Config = unknown, State = unknown> {
   close?(): void | Promise<void>
 }
 
-/** A message handed to a sink. */
-export interface SinkMessage {
-  /** The Iggy message id (decimal u128). */
-  readonly id: string
-  readonly offset: number
-  /** Microseconds. */
-  readonly timestamp?: number
-  readonly headers?: Readonly<Record<string, string>>
-  /** The payload bytes (JSON text for schema `json`). */
-  readonly payload: Buffer
-}
+/**
+ * A message handed to a sink: a window on the batch's columns, read on demand (`id` is the
+ * u128 message id as a bigint, `payload` a zero-copy Buffer, `json()` parses it).
+ */
+export type SinkMessage = BatchMessage
 
-/** One batch for a sink: messages of one partition, in offset order. */
+/**
+ * One batch for a sink: messages of one partition, in offset order. `messages` is a
+ * {@link Batch} view over one payload buffer and typed arrays (no object per message until
+ * you ask): iterate it, or use `messages.get(i)`, `messages.json(i)`, `messages.jsonAll()`.
+ */
 export interface SinkBatch {
   readonly stream: string
   readonly topic: string
   readonly partition: number
-  readonly messages: readonly SinkMessage[]
+  readonly messages: Batch
 }
 
 /** A message the sink refuses for its content: it goes to `[dead_letter]` (or the batch is retried without one). */

@@ -1,7 +1,8 @@
 // TS transforms: the interface, the registry, module loading and batch dispatch.
 import { isAbsolute, resolve } from 'node:path'
 
-import type { JsBatch, JsMessage } from '../native'
+import { Batch, type BatchResult, BatchResultBuilder, resultColumns } from '../batch'
+import type { BatchColumns, BatchResultColumns, JsMessage } from '../native'
 
 /** What a TS transform knows about the batch it is given. */
 export interface TransformContext {
@@ -16,22 +17,39 @@ export interface TransformContext {
 }
 
 /**
- * A custom transform written in TypeScript/JavaScript. It receives whole batches and returns the
- * messages to keep: drop a message by omitting it, change one by returning a modified copy
- * (`payload` is a Buffer; for schema `json` it holds JSON text).
+ * A custom transform written in TypeScript/JavaScript, in one of two forms:
+ * - `transformBatch(batch, context)` gets the whole batch as a lazy {@link Batch} view (one
+ *   payload buffer, messages read on demand) and returns `batch.result()` filled with the
+ *   messages to keep (`keep(i)`, `set(i, bytes)`, `setJson(i, value)`, `add(...)` for sources),
+ *   or the batch itself to keep everything. The fast form.
+ * - `transform(messages, context)` gets one object per message and returns the messages to keep:
+ *   drop a message by omitting it, change one by returning a modified copy (`payload` is a
+ *   Buffer; for schema `json` it holds JSON text). Convenient, slower (an object per message).
  */
-export interface Transform {
+export type Transform = MessageTransform | BatchTransform
+
+/** The per-message form of {@link Transform}. */
+export interface MessageTransform {
   transform(messages: JsMessage[], context: TransformContext): JsMessage[] | Promise<JsMessage[]>
 }
 
-/** A transform given as a plain function. */
-export type TransformFunction = Transform['transform']
+/** The batch form of {@link Transform}. */
+export interface BatchTransform {
+  transformBatch(batch: Batch, context: TransformContext): BatchResult | Promise<BatchResult>
+}
+
+/** A transform given as a plain function (the per-message form). */
+export type TransformFunction = MessageTransform['transform']
+
+/** A batch transform given as a plain function. */
+export type BatchTransformFunction = BatchTransform['transformBatch']
 
 /** What a transform module may export (`module = "./x.js"` in the table). */
 export interface TransformModule {
   /** Called once per connector with its table; returns the transform. */
   createTransform?: (config: Readonly<Record<string, unknown>>) => Transform | TransformFunction
   transform?: TransformFunction
+  transformBatch?: BatchTransformFunction
   default?: Transform | TransformFunction | ((config: Readonly<Record<string, unknown>>) => Transform | TransformFunction)
 }
 
@@ -46,13 +64,14 @@ export function loadTransformModule(modulePath: string, baseDir: string, config:
   const mod = require(full) as TransformModule | TransformFunction
   if (typeof mod === 'function') return toTransform(mod)
   if (typeof mod.createTransform === 'function') return toTransform(mod.createTransform(config))
+  if (typeof mod.transformBatch === 'function') return { transformBatch: mod.transformBatch }
   if (typeof mod.transform === 'function') return { transform: mod.transform }
   if (mod.default !== undefined) {
     const d = mod.default
     if (typeof d === 'object') return d
     return toTransform(d as TransformFunction)
   }
-  throw new Error(`transform module ${full} exports neither createTransform, transform nor default`)
+  throw new Error(`transform module ${full} exports neither createTransform, transformBatch, transform nor default`)
 }
 
 interface Bound {
@@ -96,20 +115,81 @@ export class TransformRegistry {
     for (const e of entries) this.#bound.set(TransformRegistry.#id(kind, key, e.name), { transform: e.transform, config: e.config })
   }
 
-  /** The native onTransform handler: runs the bound transform over the batch. */
-  async dispatch(batch: JsBatch): Promise<JsMessage[]> {
-    const kind = batch.kind === 'sink' ? 'sink' : 'source'
-    const bound = this.#bound.get(TransformRegistry.#id(kind, batch.connectorKey, batch.transform))
-    if (bound === undefined) throw new Error(`no TS transform "${batch.transform}" bound to ${kind} "${batch.connectorKey}"`)
-    const result = await bound.transform.transform(batch.messages, {
+  /** The native onTransformBatch handler: runs the bound transform over the batch. */
+  async dispatch(columns: BatchColumns): Promise<BatchResultColumns> {
+    const batch = new Batch(columns)
+    const bound = this.#bound.get(TransformRegistry.#id(batch.kind, batch.connectorKey, batch.transform))
+    if (bound === undefined) throw new Error(`no TS transform "${batch.transform}" bound to ${batch.kind} "${batch.connectorKey}"`)
+    const context: TransformContext = {
       connectorKey: batch.connectorKey,
-      kind,
+      kind: batch.kind,
       stream: batch.stream,
       topic: batch.topic,
       name: batch.transform,
       config: bound.config,
-    })
-    if (!Array.isArray(result)) throw new Error(`TS transform "${batch.transform}" returned ${typeof result}, expected an array of messages`)
-    return result
+    }
+    const t = bound.transform
+    if ('transformBatch' in t) {
+      const result = await t.transformBatch(batch, context)
+      if (!(result instanceof BatchResultBuilder || result instanceof Batch)) {
+        throw new Error(`TS transform "${batch.transform}" returned ${describe(result)}, expected batch.result() (a BatchResultBuilder) or the batch`)
+      }
+      return resultColumns(result)
+    }
+    const result = await t.transform(toMessages(batch), context)
+    if (!Array.isArray(result)) throw new Error(`TS transform "${batch.transform}" returned ${describe(result)}, expected an array of messages`)
+    return fromMessages(batch, result).build()
   }
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : typeof value === 'object' ? `an object (${value.constructor?.name ?? 'no class'})` : typeof value
+}
+
+/** The per-message objects of the convenience form (payloads are zero-copy views). */
+function toMessages(batch: Batch): JsMessage[] {
+  return Array.from({ length: batch.length }, (_, i): JsMessage => {
+    const headers = batch.headers(i)
+    return {
+      id: batch.id(i).toString(),
+      offset: batch.offset(i),
+      timestamp: batch.timestamp(i),
+      headers: headers === undefined ? undefined : { ...headers },
+      payload: batch.payload(i),
+    }
+  })
+}
+
+/**
+ * The result of the convenience form. Payloads are always copied back (a transform may have
+ * edited a view in place). Sinks: messages are matched to the batch by offset (unknown offsets
+ * are ignored: a sink cannot add messages); sources: every returned message is new, with its
+ * own id, timestamp and headers.
+ */
+function fromMessages(batch: Batch, kept: JsMessage[]): BatchResultBuilder {
+  const out = batch.result()
+  const payloadOf = (m: JsMessage, j: number): Uint8Array | string => {
+    const p: unknown = m?.payload
+    if (p instanceof Uint8Array || typeof p === 'string') return p
+    throw new TypeError(`TS transform "${batch.transform}": returned message #${j} has no Buffer payload`)
+  }
+  if (batch.kind === 'sink') {
+    const byOffset = new Map<number, number>()
+    for (let i = 0; i < batch.length; i++) byOffset.set(batch.offset(i)!, i)
+    kept.forEach((m, j) => {
+      const index = m?.offset === undefined ? undefined : byOffset.get(m.offset)
+      if (index !== undefined) out.set(index, payloadOf(m, j))
+    })
+    return out
+  }
+  kept.forEach((m, j) => {
+    let id: bigint
+    try {
+      id = m.id === '' || m.id === undefined ? 0n : BigInt(m.id)
+    } catch {
+      throw new Error(`TS transform "${batch.transform}": message id '${m.id}' is not a decimal u128`)
+    }
+    out.add(payloadOf(m, j), { id, timestamp: m.timestamp ?? undefined, headers: m.headers ?? {} })
+  })
+  return out
 }

@@ -7,7 +7,8 @@ use napi::bindgen_prelude::{Buffer, Promise};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 
-use crate::connector_batch::{messages_from_js, messages_to_js};
+use crate::connector_batch::{messages_from_js, sink_batch_to_js};
+use crate::js_batch::BatchColumns;
 use crate::transform::JsMessage;
 
 /// One call on a TypeScript connector.
@@ -30,8 +31,8 @@ pub struct JsConnectorCall {
     pub stream: Option<String>,
     pub topic: Option<String>,
     pub partition: Option<u32>,
-    /// consume: the batch.
-    pub messages: Option<Vec<JsMessage>>,
+    /// consume: the batch, in columns (`Batch` in `ts/batch.ts` reads it).
+    pub batch: Option<BatchColumns>,
 }
 
 /// A message a sink refused for its content: it goes to the dead-letter path.
@@ -78,7 +79,7 @@ fn call_object(op: &str, kind: &str, key: String, instance: u32) -> JsConnectorC
         stream: None,
         topic: None,
         partition: None,
-        messages: None,
+        batch: None,
     }
 }
 
@@ -109,10 +110,15 @@ fn to_js(call: ConnectorCall) -> JsConnectorCall {
             partition,
             messages,
         } => JsConnectorCall {
+            batch: Some(sink_batch_to_js(
+                key.clone(),
+                stream.clone(),
+                topic.clone(),
+                messages,
+            )),
             stream: Some(stream),
             topic: Some(topic),
             partition: Some(partition),
-            messages: Some(messages_to_js(messages)),
             ..call_object("consume", "sink", key, instance)
         },
         ConnectorCall::Close {

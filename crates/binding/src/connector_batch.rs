@@ -1,23 +1,28 @@
-//! The one place where messages cross between the engine and TypeScript connectors. It uses
-//! the transform crossing's `JsMessage` objects for now; when the columnar batch view lands,
-//! only these two functions change.
+//! The one place where messages cross between the engine and TypeScript connectors: a sink's
+//! batch goes over in columns (`js_batch`, the same crossing as TS transforms: one payload
+//! buffer and typed arrays, read through `Batch` in `ts/batch.ts`); a source's messages come
+//! back as `JsMessage` objects.
 
-use iggy_connectors_engine::ExternalMessage;
-use napi::bindgen_prelude::Buffer;
+use iggy_connectors_engine::{ExternalBatch, ExternalMessage, ExternalMessages};
 
+use crate::js_batch::{self, BatchColumns};
 use crate::transform::JsMessage;
 
-pub fn messages_to_js(messages: Vec<ExternalMessage>) -> Vec<JsMessage> {
-    messages
-        .into_iter()
-        .map(|m| JsMessage {
-            id: m.id.to_string(),
-            offset: m.offset.map(|o| o as f64),
-            timestamp: m.timestamp.map(|t| t as f64),
-            headers: m.headers.map(|h| h.into_iter().collect()),
-            payload: Buffer::from(m.payload),
-        })
-        .collect()
+/// A sink's batch for JavaScript.
+pub fn sink_batch_to_js(
+    key: String,
+    stream: String,
+    topic: String,
+    messages: ExternalMessages,
+) -> BatchColumns {
+    js_batch::to_js(&ExternalBatch {
+        connector_key: key,
+        kind: "sink",
+        transform: String::new(),
+        stream,
+        topic,
+        messages,
+    })
 }
 
 /// Messages a TypeScript source produced; Err names the first message with a bad id.

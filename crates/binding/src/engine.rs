@@ -10,12 +10,13 @@ use napi_derive::napi;
 
 use crate::connector::{JsConnectorCall, JsConnectorHost, JsConnectorReply};
 use crate::error::{NapiResultExt, Result};
+use crate::js_batch::{BatchColumns, BatchResultColumns};
 use crate::options::{
     EngineOptions, SinkConnectorOptions, SourceConnectorOptions, engine_config, sink_config,
     source_config,
 };
 use crate::stats::{ConnectorStats, LogEntry};
-use crate::transform::{JsBatch, JsMessage, JsTransform};
+use crate::transform::{JsBatch, JsBatchTransform, JsMessage, JsTransform};
 
 /// `(entry: LogEntry) => void`, weak so a log listener never keeps Node alive.
 type LogFn = ThreadsafeFunction<LogEntry, (), LogEntry, napi::Status, false, true>;
@@ -69,7 +70,26 @@ impl Engine {
         Ok(())
     }
 
-    /// Called for TS transforms: return the batch to keep (drop = omit a message).
+    /// Called for TS transforms with the batch in columns (one payload Buffer, typed arrays;
+    /// see `ts/batch.ts`); resolves with the messages to keep, in columns too. Replaces any
+    /// handler set before (either form).
+    #[napi(ts_args_type = "handler: (batch: BatchColumns) => Promise<BatchResultColumns>")]
+    pub fn on_transform_batch(
+        &self,
+        handler: Function<BatchColumns, Promise<BatchResultColumns>>,
+    ) -> Result<()> {
+        let handler = handler
+            .build_threadsafe_function::<BatchColumns>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        self.inner
+            .set_external_transform(Arc::new(JsBatchTransform { handler }));
+        Ok(())
+    }
+
+    /// Called for TS transforms with one object per message (slower than `onTransformBatch`):
+    /// return the messages to keep (drop = omit a message). Replaces any handler set before.
     #[napi(ts_args_type = "handler: (batch: JsBatch) => Promise<Array<JsMessage>>")]
     pub fn on_transform(&self, handler: Function<JsBatch, Promise<Vec<JsMessage>>>) -> Result<()> {
         let handler = handler

@@ -9,6 +9,7 @@ mod connector;
 mod connector_batch;
 mod engine;
 mod error;
+mod js_batch;
 mod options;
 mod plugin;
 mod stats;

@@ -5,6 +5,7 @@
 #![deny(clippy::all)]
 
 pub mod config;
+pub mod connector_host;
 mod dead_letter;
 mod driver;
 pub mod error;
@@ -23,13 +24,16 @@ pub mod stats;
 pub mod transforms;
 
 pub use config::*;
+pub use connector_host::{ConnectorCall, ConnectorHost, ConnectorReply};
 pub use error::{EngineError, Result};
-pub use external::{ConnectorCall, ConnectorHost, ConnectorReply};
+pub use external::{
+    ExternalBatch, ExternalMessage, ExternalMessages, ExternalOutput, ExternalTransform,
+    OutputMessage, OutputPayload,
+};
 pub use ffi::sink::Rejection;
 pub use inspect::{PluginInfo, inspect_plugin, parse_kind};
 pub use logs::{LogBus, LogEntry, LogLevel};
 pub use runtime::{DEFAULT_STOP_TIMEOUT, Engine};
-pub use stages::{ExternalBatch, ExternalMessage, ExternalTransform};
 pub use stats::{ConnectorKind, ConnectorStats, LastError, Status};
 
 /// The engine's version, reported by the CLI and the HTTP API.

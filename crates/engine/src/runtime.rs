@@ -9,8 +9,8 @@ use std::time::Duration;
 use iggy::prelude::{Client, IggyClient};
 
 use crate::config::{EngineConfig, SinkConfig, SourceConfig};
+use crate::connector_host::{ExternalTarget, SharedHost};
 use crate::error::{EngineError, Result};
-use crate::external::{ExternalTarget, SharedHost};
 use crate::logs::{LogBus, LogLevel};
 use crate::sink::{self, RunningSink, SinkContext};
 use crate::source::{self, RunningSource, SourceContext};

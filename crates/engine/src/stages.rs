@@ -7,38 +7,11 @@ use iggy_connectors_sdk::{Payload, codecs};
 
 use crate::config::TransformConfig;
 use crate::error::EngineError;
+pub use crate::external::{
+    ExternalBatch, ExternalMessage, ExternalMessages, ExternalOutput, ExternalTransform,
+    OutputMessage, OutputPayload,
+};
 use crate::transforms::{Outcome, TransformChain, is_builtin};
-
-/// One message handed to an external transform.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExternalMessage {
-    pub id: u128,
-    /// Sinks only.
-    pub offset: Option<u64>,
-    /// Microseconds.
-    pub timestamp: Option<u64>,
-    /// String-kind headers only.
-    pub headers: Option<Vec<(String, String)>>,
-    /// The payload bytes (JSON text for schema json).
-    pub payload: Vec<u8>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExternalBatch {
-    pub connector_key: String,
-    /// "source" | "sink"
-    pub kind: &'static str,
-    pub transform: String,
-    pub stream: String,
-    pub topic: String,
-    pub messages: Vec<ExternalMessage>,
-}
-
-/// Runs transforms the engine does not know (TypeScript ones). Returns the messages to keep.
-#[async_trait::async_trait]
-pub trait ExternalTransform: Send + Sync {
-    async fn transform(&self, batch: ExternalBatch) -> Result<Vec<ExternalMessage>, String>;
-}
 
 pub enum Stage {
     Builtin(TransformChain),
@@ -161,9 +134,20 @@ pub fn apply_builtin(chain: &TransformChain, payload: &mut Payload) -> Outcome {
     }
 }
 
-/// The bytes an external transform sees for `payload`.
-pub fn external_bytes(payload: Payload) -> Result<Vec<u8>, String> {
-    payload.into_bytes().map_err(|e| e.to_string())
+/// Appends the bytes an external transform sees for `payload` (JSON text for `Json`, the
+/// textual rendering for `Proto`).
+pub fn write_external(payload: &Payload, out: &mut Vec<u8>) -> Result<(), String> {
+    match payload {
+        Payload::Json(value) => serde_json::to_writer(out, value).map_err(|e| e.to_string()),
+        Payload::Raw(bytes) | Payload::FlatBuffer(bytes) => {
+            out.extend_from_slice(bytes);
+            Ok(())
+        }
+        Payload::Text(text) | Payload::Proto(text) => {
+            out.extend_from_slice(text.as_bytes());
+            Ok(())
+        }
+    }
 }
 
 /// Rebuilds a payload of the same kind from bytes returned by an external transform.
@@ -175,6 +159,15 @@ pub fn from_external(kind: iggy_connectors_sdk::Schema, bytes: Vec<u8>) -> Resul
         iggy_connectors_sdk::Schema::FlatBuffer => Ok(Payload::FlatBuffer(bytes)),
         schema => codecs::decode_owned(schema, bytes).map_err(|e| e.to_string()),
     }
+}
+
+/// Whether an external transform sees a message's wire bytes as they are (so the engine can
+/// hand them over without decoding, and take returned bytes after a validity check only).
+/// Not for Proto (transforms see its textual rendering) nor FlatBuffer (returned bytes are
+/// taken unchecked there, as before).
+pub fn external_sees_wire_bytes(schema: iggy_connectors_sdk::Schema) -> bool {
+    use iggy_connectors_sdk::Schema;
+    matches!(schema, Schema::Json | Schema::Raw | Schema::Text)
 }
 
 /// Shared handle on the optional external hook.

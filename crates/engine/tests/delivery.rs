@@ -470,22 +470,24 @@ struct FlakyTransform {
 impl iggy_connectors_engine::ExternalTransform for FlakyTransform {
     async fn transform(
         &self,
-        batch: iggy_connectors_engine::ExternalBatch,
-    ) -> Result<Vec<iggy_connectors_engine::ExternalMessage>, String> {
+        batch: &iggy_connectors_engine::ExternalBatch,
+    ) -> Result<iggy_connectors_engine::ExternalOutput, String> {
         use std::sync::atomic::Ordering;
         let left = self.fail_first.load(Ordering::SeqCst);
         if left > 0 {
             self.fail_first.store(left - 1, Ordering::SeqCst);
             return Err("Error: transform is warming up".to_owned());
         }
-        let poisoned = batch.messages.iter().any(|m| {
-            serde_json::from_slice::<serde_json::Value>(&m.payload)
+        let poisoned = (0..batch.messages.len()).any(|i| {
+            serde_json::from_slice::<serde_json::Value>(batch.messages.payload(i))
                 .is_ok_and(|v| v["poison"] == serde_json::Value::Bool(true))
         });
         if poisoned {
             return Err("TypeError: poison".to_owned());
         }
-        Ok(batch.messages)
+        Ok(iggy_connectors_engine::ExternalOutput::keep_all(
+            batch.messages.len(),
+        ))
     }
 }
 

@@ -2,7 +2,7 @@
 //! (its batches flow into the pipeline's channel), told each batch's result and closed; a sink
 //! is opened, handed batches and closed. A shared library over the C ABI ([`native`]) is one
 //! implementation; a TypeScript connector reached through the binding
-//! ([`crate::external`]) is the other. The pipelines do not know which one they drive, so
+//! ([`crate::connector_host`]) is the other. The pipelines do not know which one they drive, so
 //! both get the same guarantees (one batch in flight, state saved only after Iggy acked,
 //! offsets stored only after `consume` succeeded).
 
@@ -11,10 +11,10 @@ pub mod native;
 use std::time::Duration;
 
 use crate::error::EngineError;
+use crate::external::ExternalMessages;
 use crate::ffi::sink::Rejection;
 use crate::ffi::source::RawBatch;
 use crate::sink::ConsumeBuffers;
-use crate::stages::ExternalMessage;
 
 /// What a started source needs to know about its plugin.
 #[async_trait::async_trait]
@@ -63,7 +63,8 @@ pub struct MessagesBatch {
     pub stream: String,
     pub topic: String,
     pub partition: u32,
-    pub messages: Vec<ExternalMessage>,
+    /// In columns (the transform crossing's format): one buffer of payloads, with offsets.
+    pub messages: ExternalMessages,
 }
 
 /// A consume that did not store the batch.

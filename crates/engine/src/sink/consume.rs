@@ -23,9 +23,9 @@ use crate::dead_letter::{
     Letter,
 };
 use crate::driver::{ConsumeFailure, MessagesBatch, SinkBatch, SinkInput};
+use crate::external::ExternalMessages;
 use crate::ffi::sink::Rejection;
 use crate::iggy::{identifier, join_group};
-use crate::stages::ExternalMessage;
 use crate::stats::Counters;
 
 /// How a batch ended.
@@ -241,7 +241,14 @@ async fn deliver(
                 }
             }
         }
-        SinkInput::Messages => messages_batch(stream, topic, polled, &prepared.ready),
+        SinkInput::Messages => match messages_batch(stream, topic, polled, &prepared.ready) {
+            Ok(batch) => batch,
+            Err(error) => {
+                ctx.stats
+                    .fail(format!("cannot build the batch for the sink: {error}"));
+                return Done::Stopped;
+            }
+        },
     };
     let first = polled.messages.first().map_or(0, |m| m.header.offset);
     let last = polled.messages.last().map_or(0, |m| m.header.offset);
@@ -508,42 +515,42 @@ fn postcard_batch(
     Ok(bytes_out)
 }
 
-/// The batch as message values (TypeScript sinks), and the payload bytes handed over.
+/// The batch in columns (TypeScript sinks), and the payload bytes handed over. Every ready
+/// message passed the schema check, so for schema `json` the buffer is laid out as one JSON
+/// array. Err: the batch passes the 4 GiB a column buffer can address.
 fn messages_batch(
     stream: &SinkStreamConfig,
     topic: &str,
     polled: &PolledMessages,
     ready: &[super::prepare::Ready],
-) -> (SinkBatch, u64) {
+) -> Result<(SinkBatch, u64), String> {
     let mut bytes_out = 0u64;
-    let messages = ready
-        .iter()
-        .map(|ready| {
-            let message = &polled.messages[ready.index];
-            let payload = ready
-                .payload
-                .clone()
-                .unwrap_or_else(|| message.payload.to_vec());
-            bytes_out += payload.len() as u64;
-            ExternalMessage {
-                id: message.header.id,
-                offset: Some(message.header.offset),
-                timestamp: Some(message.header.timestamp),
-                headers: match message.user_headers_map() {
-                    Ok(Some(map)) if !map.is_empty() => Some(crate::source::batch::string_headers(
-                        &map.into_iter().collect(),
-                    )),
-                    _ => None,
-                },
-                payload,
-            }
-        })
-        .collect();
+    let json = stream.schema == iggy_connectors_sdk::Schema::Json;
+    let mut messages = ExternalMessages::new(ready.len(), json, true);
+    for ready in ready {
+        let message = &polled.messages[ready.index];
+        let payload = ready.payload.as_deref().unwrap_or(&message.payload);
+        bytes_out += payload.len() as u64;
+        let headers = match message.user_headers_map() {
+            Ok(Some(map)) if !map.is_empty() => Some(crate::source::batch::string_headers(
+                &map.into_iter().collect(),
+            )),
+            _ => None,
+        };
+        messages.push(
+            message.header.id,
+            Some(message.header.offset),
+            Some(message.header.timestamp),
+            headers,
+            payload,
+        )?;
+    }
     let batch = MessagesBatch {
         stream: stream.stream.clone(),
         topic: topic.to_owned(),
         partition: polled.partition_id,
-        messages,
+        // Closes the JSON array text (`]`).
+        messages: messages.finish(),
     };
-    (SinkBatch::Messages(batch), bytes_out)
+    Ok((SinkBatch::Messages(batch), bytes_out))
 }

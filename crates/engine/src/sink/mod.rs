@@ -16,11 +16,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::SinkConfig;
+use crate::connector_host::ExternalTarget;
+use crate::connector_host::sink::ExternalSink;
 use crate::driver::SinkDriver;
 use crate::driver::native::NativeSink;
 use crate::error::EngineError;
-use crate::external::ExternalTarget;
-use crate::external::sink::ExternalSink;
 use crate::logs::ConnectorLog;
 use crate::plugin;
 use crate::stages::{ExternalHook, Stages};

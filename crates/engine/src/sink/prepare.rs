@@ -2,14 +2,15 @@
 //! malformed payload is caught here, counted and dead-lettered, instead of vanishing inside
 //! the plugin), the transforms, and the per-message header bytes.
 
-use std::collections::HashMap;
-
 use iggy::prelude::{IggyMessage, PolledMessages};
 use iggy_connectors_sdk::{Payload, Schema, codecs};
 
 use super::Shared;
 use crate::source::batch::string_headers;
-use crate::stages::{self, ExternalBatch, ExternalMessage, ExternalStage, OnError, Stage};
+use crate::stages::{
+    self, ExternalBatch, ExternalMessages, ExternalOutput, ExternalStage, OnError, OutputPayload,
+    Stage,
+};
 use crate::transforms::Outcome;
 
 /// A message the plugin will receive: index into the polled batch, postcard header bytes and,
@@ -63,6 +64,52 @@ fn header_bytes(message: &IggyMessage) -> Vec<u8> {
     }
 }
 
+/// A message on its way through the stages. Schemas whose wire bytes TypeScript transforms
+/// see as they are (JSON, text, raw) stay bytes until a built-in stage needs the decoded tree,
+/// so a TypeScript-only pipeline never builds one: the polled bytes go to JS as they are, and
+/// what JS returns is checked, not decoded.
+enum Body {
+    /// The polled bytes, untouched.
+    Polled,
+    /// Bytes a TypeScript transform returned (checked valid for the schema).
+    Bytes(Vec<u8>),
+    Decoded(Payload),
+}
+
+impl Body {
+    fn decoded(&mut self, schema: Schema, polled: &[u8]) -> Result<&mut Payload, String> {
+        let payload = match std::mem::replace(self, Body::Polled) {
+            Body::Polled => codecs::decode(schema, polled),
+            Body::Bytes(bytes) => codecs::decode_owned(schema, bytes),
+            Body::Decoded(payload) => Ok(payload),
+        }
+        .map_err(|e| e.to_string())?;
+        *self = Body::Decoded(payload);
+        match self {
+            Body::Decoded(payload) => Ok(payload),
+            _ => unreachable!("just set"),
+        }
+    }
+
+    fn write_external(&self, polled: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        match self {
+            Body::Polled => out.extend_from_slice(polled),
+            Body::Bytes(bytes) => out.extend_from_slice(bytes),
+            Body::Decoded(payload) => stages::write_external(payload, out)?,
+        }
+        Ok(())
+    }
+
+    /// What the plugin receives: `None` = the polled bytes.
+    fn into_bytes(self) -> Result<Option<Vec<u8>>, String> {
+        match self {
+            Body::Polled => Ok(None),
+            Body::Bytes(bytes) => Ok(Some(bytes)),
+            Body::Decoded(payload) => payload.into_bytes().map(Some).map_err(|e| e.to_string()),
+        }
+    }
+}
+
 /// Err = a transient failure of the whole batch (a TypeScript transform threw, or no handler
 /// is registered yet): the caller retries it with backoff and must not commit it.
 pub async fn prepare(
@@ -91,14 +138,22 @@ pub async fn prepare(
         return Ok(out);
     }
 
-    let mut work: Vec<(usize, Payload)> = Vec::with_capacity(polled.messages.len());
+    let lazy = stages::external_sees_wire_bytes(schema);
+    let mut work: Vec<(usize, Body)> = Vec::with_capacity(polled.messages.len());
     for (index, message) in polled.messages.iter().enumerate() {
-        match codecs::decode(schema, &message.payload) {
-            Ok(payload) => work.push((index, payload)),
-            Err(error) => out.failed.push(Failure {
+        let body = if lazy {
+            check(schema, &message.payload).map(|()| Body::Polled)
+        } else {
+            codecs::decode(schema, &message.payload)
+                .map(Body::Decoded)
+                .map_err(|e| e.to_string())
+        };
+        match body {
+            Ok(body) => work.push((index, body)),
+            Err(reason) => out.failed.push(Failure {
                 index,
                 kind: FailureKind::Decode,
-                reason: error.to_string(),
+                reason,
             }),
         }
     }
@@ -106,15 +161,29 @@ pub async fn prepare(
         match stage {
             Stage::Builtin(chain) => {
                 let before = work.len();
-                work.retain_mut(|(_, p)| stages::apply_builtin(chain, p) == Outcome::Keep);
-                out.filtered += (before - work.len()) as u64;
+                let mut kept = Vec::with_capacity(before);
+                for (index, mut body) in work {
+                    match body.decoded(schema, &polled.messages[index].payload) {
+                        Ok(payload) => {
+                            if stages::apply_builtin(chain, payload) == Outcome::Keep {
+                                kept.push((index, body));
+                            }
+                        }
+                        Err(reason) => out.failed.push(Failure {
+                            index,
+                            kind: FailureKind::Transform,
+                            reason,
+                        }),
+                    }
+                }
+                out.filtered += (before - kept.len()) as u64;
+                work = kept;
             }
             Stage::External(external_stage) => {
                 work = external(
                     shared,
                     external_stage,
-                    stream,
-                    topic,
+                    (schema, stream, topic),
                     polled,
                     work,
                     &mut out,
@@ -123,17 +192,17 @@ pub async fn prepare(
             }
         }
     }
-    for (index, payload) in work {
-        match payload.into_bytes() {
-            Ok(bytes) => out.ready.push(Ready {
+    for (index, body) in work {
+        match body.into_bytes() {
+            Ok(payload) => out.ready.push(Ready {
                 index,
                 headers: header_bytes(&polled.messages[index]),
-                payload: Some(bytes),
+                payload,
             }),
-            Err(error) => out.failed.push(Failure {
+            Err(reason) => out.failed.push(Failure {
                 index,
                 kind: FailureKind::Transform,
-                reason: error.to_string(),
+                reason,
             }),
         }
     }
@@ -141,19 +210,18 @@ pub async fn prepare(
     Ok(out)
 }
 
-/// Runs a TypeScript transform; messages come back matched by offset. A throwing handler is
-/// a transient failure of the batch (Err), unless the table says `on_error = "dead_letter"`:
-/// then the batch is run again one message at a time and only the messages that still throw
-/// fail (as transform errors, dead-lettered).
+/// Runs a TypeScript transform; returned messages are matched to the polled ones by their
+/// index in the batch (`from`). A throwing handler is a transient failure of the batch (Err),
+/// unless the table says `on_error = "dead_letter"`: then the batch is run again one message
+/// at a time and only the messages that still throw fail (as transform errors, dead-lettered).
 async fn external(
     shared: &Shared,
     stage: &ExternalStage,
-    stream: &str,
-    topic: &str,
+    (schema, stream, topic): (Schema, &str, &str),
     polled: &PolledMessages,
-    work: Vec<(usize, Payload)>,
+    work: Vec<(usize, Body)>,
     out: &mut Prepared,
-) -> Result<Vec<(usize, Payload)>, String> {
+) -> Result<Vec<(usize, Body)>, String> {
     if work.is_empty() {
         return Ok(work);
     }
@@ -163,37 +231,32 @@ async fn external(
             "transform '{name}' is not built in and no TypeScript transform handler is registered"
         ));
     };
-    let kind = work[0].1.schema();
-    let mut by_offset = HashMap::with_capacity(work.len());
-    let mut messages = Vec::with_capacity(work.len());
-    for (index, payload) in work {
+    let mut messages = ExternalMessages::new(work.len(), schema == Schema::Json, true);
+    // `sent[i]` is the polled index and body of the batch's message i.
+    let mut sent: Vec<Option<(usize, Body)>> = Vec::with_capacity(work.len());
+    for (index, body) in work {
         let message = &polled.messages[index];
-        let bytes = match stages::external_bytes(payload) {
-            Ok(bytes) => bytes,
-            Err(reason) => {
-                out.failed.push(Failure {
-                    index,
-                    kind: FailureKind::Transform,
-                    reason,
-                });
-                continue;
-            }
-        };
-        by_offset.insert(message.header.offset, index);
-        messages.push(ExternalMessage {
-            id: message.header.id,
-            offset: Some(message.header.offset),
-            timestamp: Some(message.header.timestamp),
-            headers: message
+        let pushed = messages.push_with(
+            message.header.id,
+            Some(message.header.offset),
+            Some(message.header.timestamp),
+            message
                 .user_headers_map()
                 .ok()
                 .flatten()
                 .map(|h| string_headers(&h)),
-            payload: bytes,
-        });
+            |buffer| body.write_external(&message.payload, buffer),
+        );
+        match pushed {
+            Ok(()) => sent.push(Some((index, body))),
+            Err(reason) => out.failed.push(Failure {
+                index,
+                kind: FailureKind::Transform,
+                reason,
+            }),
+        }
     }
-    let sent = messages.len();
-    let batch = |messages: Vec<ExternalMessage>| ExternalBatch {
+    let batch = |messages: ExternalMessages| ExternalBatch {
         connector_key: shared.ctx.config.key.clone(),
         kind: "sink",
         transform: name.to_owned(),
@@ -201,23 +264,28 @@ async fn external(
         topic: topic.to_owned(),
         messages,
     };
-    let kept = match hook.transform(batch(messages.clone())).await {
-        Ok(kept) => kept,
+    let whole = batch(messages.finish());
+    // (output, the batch it answers, which message of `sent` that batch's message 0 is)
+    let outputs: Vec<(ExternalOutput, ExternalBatch, Option<usize>)> = match hook
+        .transform(&whole)
+        .await
+    {
+        Ok(output) => vec![(output, whole, None)],
         Err(error) if stage.on_error == OnError::Retry => {
             return Err(format!("transform '{name}' failed: {error}"));
         }
         Err(error) => {
             shared.ctx.log.warn(
-                super::TARGET,
-                format!("transform '{name}' failed on the batch ({error}); running it message by message"),
-            );
-            let mut kept = Vec::with_capacity(messages.len());
-            for message in messages {
-                let offset = message.offset;
-                match hook.transform(batch(vec![message])).await {
-                    Ok(one) => kept.extend(one),
+                    super::TARGET,
+                    format!("transform '{name}' failed on the batch ({error}); running it message by message"),
+                );
+            let mut outputs = Vec::with_capacity(sent.len());
+            for (i, entry) in sent.iter_mut().enumerate() {
+                let one = batch(whole.messages.single(i));
+                match hook.transform(&one).await {
+                    Ok(output) => outputs.push((output, one, Some(i))),
                     Err(error) => {
-                        if let Some(index) = offset.and_then(|o| by_offset.remove(&o)) {
+                        if let Some((index, _)) = entry.take() {
                             out.failed.push(Failure {
                                 index,
                                 kind: FailureKind::Transform,
@@ -227,29 +295,66 @@ async fn external(
                     }
                 }
             }
-            kept
+            outputs
         }
     };
-    // Messages that failed alone (only with on_error = "dead_letter") are already failures.
-    let isolated = sent - by_offset.len();
-    let mut result = Vec::with_capacity(kept.len());
-    let mut bad = 0usize;
-    for message in kept {
-        let Some(index) = message.offset.and_then(|o| by_offset.remove(&o)) else {
-            continue;
-        };
-        match stages::from_external(kind, message.payload) {
-            Ok(payload) => result.push((index, payload)),
-            Err(reason) => {
-                bad += 1;
-                out.failed.push(Failure {
-                    index,
-                    kind: FailureKind::Transform,
-                    reason: format!("transform '{name}' returned a bad payload: {reason}"),
-                });
-            }
+    let mut result = Vec::with_capacity(sent.len());
+    let mut ignored = 0usize;
+    for (output, answered, single) in outputs {
+        if let Err(error) = output.check(&answered.messages) {
+            // A transform that returns nonsense is broken code, not a transient failure:
+            // retrying cannot help, and dropping would lose messages. Fail the batch loudly.
+            return Err(format!("transform '{name}' returned a bad batch: {error}"));
+        }
+        for (i, m) in output.messages.iter().enumerate() {
+            let Some(from) = m.from.map(|f| single.unwrap_or(f as usize)) else {
+                ignored += 1;
+                continue;
+            };
+            // Each polled message reaches the plugin at most once (its offset is committed once).
+            let Some((index, body)) = sent.get_mut(from).and_then(Option::take) else {
+                ignored += 1;
+                continue;
+            };
+            let body = match m.payload {
+                OutputPayload::Unchanged => body,
+                OutputPayload::Range { .. } => {
+                    let bytes = output.payload(i, &answered.messages).to_vec();
+                    match returned_body(schema, bytes) {
+                        Ok(body) => body,
+                        Err(reason) => {
+                            out.failed.push(Failure {
+                                index,
+                                kind: FailureKind::Transform,
+                                reason: format!(
+                                    "transform '{name}' returned a bad payload: {reason}"
+                                ),
+                            });
+                            continue;
+                        }
+                    }
+                }
+            };
+            result.push((index, body));
         }
     }
-    out.filtered += sent.saturating_sub(result.len() + bad + isolated) as u64;
+    if ignored > 0 {
+        shared.ctx.log.warn(
+            super::TARGET,
+            format!("transform '{name}' returned {ignored} message(s) that continue no polled message (or one already returned); a sink transform can only keep, change or drop messages, so they were ignored"),
+        );
+    }
+    // What is left in `sent` was dropped by the transform.
+    out.filtered += sent.iter().filter(|s| s.is_some()).count() as u64;
     Ok(result)
+}
+
+/// A payload a TypeScript transform returned: checked for the schema (wire-bytes schemas) or
+/// decoded (Proto text, FlatBuffer).
+fn returned_body(schema: Schema, bytes: Vec<u8>) -> Result<Body, String> {
+    if stages::external_sees_wire_bytes(schema) {
+        check(schema, &bytes).map(|()| Body::Bytes(bytes))
+    } else {
+        stages::from_external(schema, bytes).map(Body::Decoded)
+    }
 }

@@ -15,7 +15,7 @@ use super::send::StreamSender;
 use super::{SourceContext, TARGET};
 use crate::dead_letter::{DeadLetter, HEADER_CONNECTOR, HEADER_ERROR, HEADER_ERROR_KIND, Letter};
 use crate::ffi::source::RawBatch;
-use crate::stages::{self, ExternalBatch, ExternalMessage, Stage, Stages};
+use crate::stages::{self, ExternalBatch, ExternalMessages, OutputPayload, Stage, Stages};
 use crate::state_store::StateStore;
 use crate::stats::Counters;
 use crate::transforms::Outcome;
@@ -45,6 +45,7 @@ struct ProducedMessageRef<'a> {
 }
 
 /// One message between decode and encode.
+#[derive(Clone)]
 struct Work {
     /// The payload as the plugin produced it (for the dead-letter copy); `None` once a
     /// TypeScript transform replaced the message.
@@ -429,6 +430,9 @@ impl Pipeline {
         Ok(out)
     }
 
+    /// Runs a TypeScript transform over the batch. Returned messages that continue an input
+    /// message inherit what they do not override (id, timestamps, all headers, and the
+    /// decoded payload itself when it is unchanged: no re-decode).
     async fn external(&self, name: &str, work: Vec<Work>) -> Result<Vec<Work>, String> {
         let Some(hook) = &self.ctx.hook else {
             return Err(format!(
@@ -439,43 +443,98 @@ impl Pipeline {
             return Ok(work);
         }
         let kind = work[0].payload.schema();
-        let mut messages = Vec::with_capacity(work.len());
-        for w in work {
-            messages.push(ExternalMessage {
-                id: w.id.unwrap_or(0),
-                offset: None,
-                timestamp: w.origin_timestamp.or(w.timestamp),
-                headers: w.headers.as_ref().map(string_headers),
-                payload: stages::external_bytes(w.payload)?,
-            });
+        let mut messages = ExternalMessages::new(work.len(), kind == Schema::Json, false);
+        for w in &work {
+            messages.push_with(
+                w.id.unwrap_or(0),
+                None,
+                w.origin_timestamp.or(w.timestamp),
+                w.headers.as_ref().map(string_headers),
+                |buffer| stages::write_external(&w.payload, buffer),
+            )?;
         }
         let Some(first) = self.ctx.config.streams.first() else {
             return Err("the source has no streams".to_owned());
         };
-        let kept = hook
-            .transform(ExternalBatch {
-                connector_key: self.ctx.config.key.clone(),
-                kind: "source",
-                transform: name.to_owned(),
-                stream: first.stream.clone(),
-                topic: first.topic.clone(),
-                messages,
-            })
+        let batch = ExternalBatch {
+            connector_key: self.ctx.config.key.clone(),
+            kind: "source",
+            transform: name.to_owned(),
+            stream: first.stream.clone(),
+            topic: first.topic.clone(),
+            messages: messages.finish(),
+        };
+        let output = hook
+            .transform(&batch)
             .await
             .map_err(|error| format!("transform '{name}' failed: {error}"))?;
-        kept.into_iter()
-            .map(|m| {
-                Ok(Work {
+        output
+            .check(&batch.messages)
+            .map_err(|error| format!("transform '{name}' returned a bad batch: {error}"))?;
+        // How often each input message is continued: the last use moves it, the others
+        // clone it (the payload only when they keep it unchanged).
+        let mut uses = vec![0u32; work.len()];
+        for from in output.messages.iter().filter_map(|m| m.from) {
+            uses[from as usize] += 1;
+        }
+        let mut inputs: Vec<Option<Work>> = work.into_iter().map(Some).collect();
+        let mut result: Vec<Work> = Vec::with_capacity(output.messages.len());
+        for (i, m) in output.messages.iter().enumerate() {
+            let from = m.from.map(|f| f as usize);
+            let continued = match from {
+                Some(f) if m.payload == OutputPayload::Unchanged => {
+                    uses[f] -= 1;
+                    if uses[f] == 0 {
+                        inputs[f].take()
+                    } else {
+                        inputs[f].clone()
+                    }
+                }
+                Some(f) => {
+                    uses[f] -= 1;
+                    let meta = inputs[f].as_ref().map(|w| Work {
+                        original: None,
+                        payload: Payload::Raw(Vec::new()),
+                        headers: w.headers.clone(),
+                        ..*w
+                    });
+                    if uses[f] == 0 {
+                        inputs[f] = None;
+                    }
+                    meta
+                }
+                None => None,
+            };
+            let mut w = match continued {
+                Some(w) => w,
+                None => Work {
                     original: None,
-                    id: (m.id != 0).then_some(m.id),
-                    timestamp: m.timestamp,
-                    origin_timestamp: m.timestamp,
-                    headers: m.headers.map(|h| headers_from_strings(&h)),
-                    payload: stages::from_external(kind, m.payload)
-                        .map_err(|e| format!("transform '{name}' returned a bad payload: {e}"))?,
-                })
-            })
-            .collect()
+                    id: None,
+                    timestamp: None,
+                    origin_timestamp: None,
+                    headers: None,
+                    payload: Payload::Raw(Vec::new()),
+                },
+            };
+            if let OutputPayload::Range { .. } = m.payload {
+                w.original = None;
+                w.payload =
+                    stages::from_external(kind, output.payload(i, &batch.messages).to_vec())
+                        .map_err(|e| format!("transform '{name}' returned a bad payload: {e}"))?;
+            }
+            if let Some(id) = m.id {
+                w.id = (id != 0).then_some(id);
+            }
+            if let Some(timestamp) = m.timestamp {
+                w.timestamp = Some(timestamp);
+                w.origin_timestamp = Some(timestamp);
+            }
+            if let Some(headers) = &m.headers {
+                w.headers = headers.as_ref().map(|h| headers_from_strings(h));
+            }
+            result.push(w);
+        }
+        Ok(result)
     }
 }
 

@@ -13,12 +13,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::SourceConfig;
+use crate::connector_host::ExternalTarget;
+use crate::connector_host::source::{ExternalSource, ExternalSourceSpec};
 use crate::dead_letter::DeadLetter;
 use crate::driver::SourceDriver;
 use crate::driver::native::NativeSource;
 use crate::error::EngineError;
-use crate::external::ExternalTarget;
-use crate::external::source::{ExternalSource, ExternalSourceSpec};
 use crate::ffi::source::RawBatch;
 use crate::logs::ConnectorLog;
 use crate::plugin;

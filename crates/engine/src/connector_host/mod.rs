@@ -11,8 +11,8 @@ use std::sync::Arc;
 pub use sink::ExternalSink;
 pub use source::ExternalSource;
 
+use crate::external::{ExternalMessage, ExternalMessages};
 use crate::ffi::sink::Rejection;
-use crate::stages::ExternalMessage;
 
 /// `"source"` or `"sink"`.
 pub type Kind = &'static str;
@@ -47,7 +47,7 @@ pub enum ConnectorCall {
         stream: String,
         topic: String,
         partition: u32,
-        messages: Vec<ExternalMessage>,
+        messages: ExternalMessages,
     },
     Close {
         kind: Kind,

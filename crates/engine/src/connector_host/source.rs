@@ -14,9 +14,9 @@ use super::{ConnectorCall, SharedHost, next_instance};
 use crate::config::RetryConfig;
 use crate::driver::SourceDriver;
 use crate::error::EngineError;
+use crate::external::ExternalMessage;
 use crate::ffi::source::RawBatch;
 use crate::logs::ConnectorLog;
-use crate::stages::ExternalMessage;
 use crate::stats::ConnectorState as Stats;
 
 const TARGET: &str = "iggy_connectors::source";
