@@ -24,6 +24,17 @@ export declare class Engine {
    * return the messages to keep (drop = omit a message). Replaces any handler set before.
    */
   onTransform(handler: (batch: JsBatch) => Promise<Array<JsMessage>>): void
+  /**
+   * Called for every call on a connector written in TypeScript (open, poll, ack, nack,
+   * consume, close); resolve with the reply, reject to fail the call.
+   */
+  onConnectorCall(handler: (call: JsConnectorCall) => Promise<JsConnectorReply>): void
+  /**
+   * Marks a connector as written in TypeScript (`module` = what the connector file names,
+   * or the name it was registered under); `null` makes it native again. Takes effect at
+   * its next start.
+   */
+  setExternalConnector(kind: string, key: string, module?: string | undefined | null): void
   /** Starts every connector; a failing one is isolated (status error), the rest run. */
   start(): Promise<Array<ConnectorStats>>
   /** Graceful stop of all: finish or Nack the in-flight batch, close plugins, flush state. */
@@ -230,6 +241,39 @@ export interface JsDeadLetter {
   payload: Buffer
 }
 
+/** One call on a TypeScript connector. */
+export interface JsConnectorCall {
+  /** open | poll | ack | nack | consume | close */
+  op: string
+  /** source | sink */
+  kind: string
+  key: string
+  /** A fresh number on every (re)start of the connector. */
+  instance: number
+  /** open: the module as written in the connector file (or the registered name). */
+  module?: string
+  /** open: `[plugin_config]` as JSON text ("null" when absent). */
+  configJson?: string
+  /** open (sources): the saved state bytes. */
+  state?: Buffer
+  /** consume: where the batch comes from. */
+  stream?: string
+  topic?: string
+  partition?: number
+  /** consume: the batch, in columns (`Batch` in `ts/batch.ts` reads it). */
+  batch?: BatchColumns
+}
+
+/** The answer to a [`JsConnectorCall`]. */
+export interface JsConnectorReply {
+  /** poll: the produced messages. */
+  messages?: Array<JsMessage>
+  /** poll: the source's state after these messages (saved once Iggy acked them). */
+  state?: Buffer
+  /** consume: the messages the sink refused. */
+  rejections?: Array<JsRejection>
+}
+
 /** A message handed to a per-message TS transform (`Engine.onTransform`). */
 export interface JsMessage {
   /** u128 as decimal. */
@@ -275,6 +319,12 @@ export interface JsTapMessage {
   payload: Buffer
 }
 
+/** A message a sink refused for its content: it goes to the dead-letter path. */
+export interface JsRejection {
+  offset: number
+  reason: string
+}
+
 export interface LastError {
   message: string
   timestampMicros: number
@@ -289,6 +339,13 @@ export interface LogEntry {
   message: string
   timestampMicros: number
 }
+
+/**
+ * The deterministic id of a message a TypeScript source produces for record `key` within
+ * `namespace` (the same derivation as the native sources: a UUIDv8 from xxh3-128, see
+ * `crates/plugins/message_id`), as the decimal string `JsMessage.id` takes.
+ */
+export declare function messageIdFromKey(namespace: string, key: string): string
 
 /** The plugin ABI the native engine speaks. */
 export declare function pluginAbi(): string

@@ -840,5 +840,6 @@ module.exports.Tap = nativeBinding.Tap
 module.exports.TestBroker = nativeBinding.TestBroker
 module.exports.engineVersion = nativeBinding.engineVersion
 module.exports.inspectPlugin = nativeBinding.inspectPlugin
+module.exports.messageIdFromKey = nativeBinding.messageIdFromKey
 module.exports.pluginAbi = nativeBinding.pluginAbi
 module.exports.setBundledPluginDirs = nativeBinding.setBundledPluginDirs

@@ -173,8 +173,8 @@ describe('connector file validation', () => {
       'x.toml: enabled: missing required key (expected boolean)',
       'x.toml: version: missing required key (expected number)',
       'x.toml: name: missing required key (expected string)',
-      'x.toml: path: missing required key (expected string)',
       'x.toml: streams: missing required key (expected array)',
+      'x.toml: path: missing required key: give path (a plugin library) or module (a TypeScript/JavaScript connector)',
     ])
   })
 

@@ -22,6 +22,22 @@ export type {
   TransformModule,
 } from './transforms/registry'
 export { Batch, BatchMessage, BatchResultBuilder, type BatchResult, type MessageMeta } from './batch'
+export type {
+  ConnectorContext,
+  ConnectorModule,
+  ConsumeResult,
+  PollResult,
+  Rejection,
+  SinkBatch,
+  SinkConnector,
+  SinkFactory,
+  SinkMessage,
+  SourceConnector,
+  SourceFactory,
+  SourceMessage,
+} from './connectors/types'
+export type { SinkImpl, SourceImpl } from './connectors/host'
+export { idToUuid, messageIdFromKey } from './connectors/ids'
 export { ApiError, ConfigError, ProviderError, type ConfigIssue } from './errors'
 export type { LogFormat, LogLevel, LogRecord, LogSink } from './logger'
 export { createLogWriter, formatRecord } from './logger'

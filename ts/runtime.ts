@@ -13,7 +13,8 @@ import type { Env } from './env'
 import { ApiError, ConfigError, type ConfigIssue, formatIssue } from './errors'
 import { type LogRecord, type LogSink, Logger, nowMicros, toLogLevel } from './logger'
 import { type OperatorTools, operatorToolsOf } from './operator'
-import { type BatchColumns, type BatchResultColumns, type ConnectorStats, type EngineOptions, type LogEntry, native } from './native'
+import { ConnectorHost, type SinkImpl, type SourceImpl } from './connectors/host'
+import { type BatchColumns, type BatchResultColumns, type ConnectorStats, type EngineOptions, type JsConnectorCall, type JsConnectorReply, type LogEntry, native } from './native'
 import { redact } from './redact'
 import { type Transform, type TransformFunction, TransformRegistry } from './transforms/registry'
 
@@ -31,6 +32,9 @@ export function loggableOptions(options: EngineOptions): unknown {
 export interface EngineLike {
   onLog(listener: (entry: LogEntry) => void): void
   onTransformBatch(handler: (batch: BatchColumns) => Promise<BatchResultColumns>): void
+  /** Connectors written in TypeScript (absent in engines that cannot run them). */
+  onConnectorCall?(handler: (call: JsConnectorCall) => Promise<JsConnectorReply>): void
+  setExternalConnector?(kind: string, key: string, module?: string | null): void
   start(): Promise<ConnectorStats[]>
   stop(timeoutMs?: number): Promise<void>
   restartSource(key: string, options?: EngineOptions['sources'][number]): Promise<void>
@@ -102,6 +106,10 @@ export type RuntimeState = 'new' | 'starting' | 'running' | 'stopping' | 'stoppe
 export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
   readonly #options: ConnectorsRuntimeOptions
   readonly #transforms = new TransformRegistry()
+  readonly #connectorHost = new ConnectorHost(
+    (key, level, message) => this.#emitLog({ level, target: 'iggy_connectors::typescript', message, timestampMicros: nowMicros(), connectorKey: key }),
+    (kind, key, error) => this.#restartCrashed(kind, key, error),
+  )
   readonly #connectors = new Map<string, RunningConnector>()
   readonly #restarting = new Set<string>()
   readonly #statuses = new Map<string, string>()
@@ -128,6 +136,22 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
   /** Registers a TS transform usable as `[transforms.<name>]` in connector configs. Call before `start()`. */
   registerTransform(name: string, transform: Transform | TransformFunction): this {
     this.#transforms.register(name, transform)
+    return this
+  }
+
+  /**
+   * Registers a source written in TypeScript under `name`: a connector file with
+   * `module = "<name>"` runs it (a connector object, or a factory called on every start).
+   * Call before `start()`.
+   */
+  registerSource(name: string, source: SourceImpl): this {
+    this.#connectorHost.registerSource(name, source)
+    return this
+  }
+
+  /** Registers a sink written in TypeScript under `name` (see {@link registerSource}). */
+  registerSink(name: string, sink: SinkImpl): this {
+    this.#connectorHost.registerSink(name, sink)
     return this
   }
 
@@ -252,6 +276,7 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
       }),
     )
     engine.onTransformBatch((batch) => this.#transforms.dispatch(batch))
+    this.#bindModules(engine, [...loaded.active.sources, ...loaded.active.sinks].filter((s) => s.config.enabled))
     this.#engine = engine
     const stats = await engine.start()
     this.#startTimeMicros = nowMicros()
@@ -292,6 +317,45 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
     }))
     if (issues.length > 0) throw new ConfigError(issues)
     for (const r of resolved) this.#transforms.bindConnector(r.kind, r.key, r.entries)
+  }
+
+  /** Tells the engine which connectors are TypeScript modules and binds them in the host. */
+  #bindModules(engine: EngineLike, stored: readonly StoredConfig[]): void {
+    const issues: ConfigIssue[] = []
+    const modules = stored.filter((s) => s.config.module !== undefined)
+    if (modules.length > 0) {
+      if (engine.onConnectorCall === undefined || engine.setExternalConnector === undefined) {
+        throw new ConfigError(modules.map((s) => ({ file: s.origin, path: 'module', message: 'this engine cannot run TypeScript connectors' })))
+      }
+      engine.onConnectorCall((call) => this.#connectorHost.dispatch(call))
+    }
+    for (const s of stored) {
+      const module = s.config.module
+      if (module === undefined) {
+        this.#connectorHost.unbind(s.kind, s.config.key)
+        engine.setExternalConnector?.(s.kind, s.config.key, null)
+        continue
+      }
+      try {
+        this.#connectorHost.bind(s.kind, s.config.key, { module, baseDir: s.configDir ?? process.cwd(), isolation: s.config.isolation ?? 'none' })
+        engine.setExternalConnector?.(s.kind, s.config.key, module)
+      } catch (error) {
+        issues.push({ file: s.origin, path: 'isolation', message: (error as Error).message })
+      }
+    }
+    if (issues.length > 0) throw new ConfigError(issues)
+  }
+
+  /** A crashed isolation worker: restart that connector alone (its state and offsets make it resume). */
+  #restartCrashed(kind: ConnectorKind, key: string, error: Error): void {
+    this.logger.error(`${error.message}; restarting ${kind} "${key}"`, key)
+    if (this.#state !== 'running') return
+    this.restart(kind, key).then(
+      (restarted) => {
+        if (!restarted) this.logger.warn(`${kind} "${key}" is already restarting`, key)
+      },
+      (failure: unknown) => this.logger.error(`restart of ${kind} "${key}" after a worker crash failed: ${(failure as Error).message}`, key),
+    )
   }
 
   #pollStatuses(snapshot?: ConnectorStats[]): void {
@@ -340,11 +404,13 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
         const options = bindingifySource(stored as StoredConfig<SourceConfig>, isRegistered, custom, issues)
         if (issues.length > 0) throw new ConfigError(issues)
         this.#bindCustom(custom, [{ kind, key }])
+        this.#bindModules(engine, [stored])
         await engine.restartSource(key, options)
       } else {
         const options = bindingifySink(stored as StoredConfig<SinkConfig>, isRegistered, custom, issues)
         if (issues.length > 0) throw new ConfigError(issues)
         this.#bindCustom(custom, [{ kind, key }])
+        this.#bindModules(engine, [stored])
         await engine.restartSink(key, options)
       }
       this.#connectors.set(id, { id: running.id, kind, stored })

@@ -56,6 +56,8 @@ function configObject(stored: StoredConfig, active: boolean): Record<string, unk
     version: c.version,
     name: c.name,
     path: c.path,
+    ...(c.module === undefined ? {} : { module: c.module }),
+    ...(c.isolation === undefined ? {} : { isolation: c.isolation }),
     transforms: c.transforms,
     streams: c.streams,
     plugin_config_format: c.plugin_config_format,

@@ -4,6 +4,7 @@
 // the plugin exports.
 import { bindingifyIggy, bindingifySink, bindingifySource, type CustomTransformBinding } from '../config/bindingify'
 import { loadConfiguration } from '../config/index'
+import { resolveModule } from '../connectors/load'
 import { pluginConfigIssues } from '../config/plugin-config'
 import type { Env } from '../env'
 import { ConfigError, type ConfigIssue, formatIssue } from '../errors'
@@ -67,6 +68,16 @@ export async function validateConfiguration(configPath: string | undefined, env:
     const label = `${stored.kind} "${c.key}" v${c.version} (${stored.origin})`
     if (!c.enabled) {
       out(`skip   ${label}: disabled`)
+      continue
+    }
+    if (c.module !== undefined) {
+      // A TypeScript/JavaScript connector: its module must resolve (it is loaded at start).
+      try {
+        out(`ok     ${label}: module ${resolveModule(c.module, stored.configDir ?? process.cwd())}`)
+      } catch (e) {
+        // A name registered from code (registerSource) only exists in an embedding process.
+        out(`warn   ${label}: module: ${(e as Error).message} (fine if it is registered from code)`)
+      }
       continue
     }
     let info

@@ -10,6 +10,8 @@ export type StreamSchema = (typeof SCHEMAS)[number]
 export const PLUGIN_CONFIG_FORMATS = ['json', 'yaml', 'toml', 'text'] as const
 export type PluginConfigFormat = (typeof PLUGIN_CONFIG_FORMATS)[number]
 export type ConnectorKind = 'source' | 'sink'
+export const ISOLATIONS = ['none', 'worker'] as const
+export type Isolation = (typeof ISOLATIONS)[number]
 
 const schema = ciEnum(SCHEMAS)
 
@@ -54,7 +56,10 @@ const common = {
   enabled: z.boolean(),
   version: u64,
   name: z.string(),
-  path: z.string().min(1, 'expected a plugin library path'),
+  path: z.string().min(1, 'expected a plugin library path').optional(),
+  // Ours: a connector written in TypeScript/JavaScript instead of a plugin library.
+  module: z.string().min(1, 'expected a module path or package name').optional(),
+  isolation: ciEnum(ISOLATIONS).optional(),
   plugin_config_format: ciEnum(PLUGIN_CONFIG_FORMATS).nullish(),
   plugin_config: z.unknown().optional(),
   transforms: transformTable.nullish(),
@@ -77,7 +82,21 @@ export const sinkConfigSchema = z.strictObject({
   dead_letter: deadLetter.nullish(),
 })
 
-export const connectorConfigSchema = z.discriminatedUnion('type', [sourceConfigSchema, sinkConfigSchema])
+/** Exactly one of `path` (a plugin library) and `module` (a TypeScript/JavaScript connector). */
+function onePlugin(config: { path?: string | undefined; module?: string | undefined; isolation?: string | undefined }, ctx: z.core.$RefinementCtx): void {
+  // Runs even when other keys failed (so a missing path is reported with them): the value may
+  // not be an object at all.
+  if (typeof config !== 'object' || config === null) return
+  if (config.path !== undefined && config.module !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['module'], message: 'give either path (a plugin library) or module (a TypeScript/JavaScript connector), not both' })
+  } else if (config.path === undefined && config.module === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['path'], message: 'missing required key: give path (a plugin library) or module (a TypeScript/JavaScript connector)' })
+  } else if (config.isolation !== undefined && config.module === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['isolation'], message: 'isolation applies to module connectors only; a plugin library runs in the engine' })
+  }
+}
+
+export const connectorConfigSchema = z.discriminatedUnion('type', [sourceConfigSchema.superRefine(onePlugin, { when: () => true }), sinkConfigSchema.superRefine(onePlugin, { when: () => true })])
 
 export type SourceStreamConfig = z.output<typeof sourceStream>
 export type SinkStreamConfig = z.output<typeof sinkStream>
@@ -93,7 +112,12 @@ interface ConnectorConfigBase {
   enabled: boolean
   version: number
   name: string
+  /** The plugin library; '' for a module connector. */
   path: string
+  /** A TypeScript/JavaScript connector module (relative to the connector file) or package, instead of `path`. */
+  module?: string
+  /** `worker`: run the module connector in a worker_threads worker. */
+  isolation?: Isolation
   /** `[transforms.<name>]` tables in file order; `null` when there are none. */
   transforms: Record<string, TransformTable | null> | null
   plugin_config_format: PluginConfigFormat | null
@@ -124,7 +148,9 @@ export function toConnectorConfig(parsed: ParsedConnectorConfig): { kind: Connec
     enabled: parsed.enabled,
     version: parsed.version,
     name: parsed.name,
-    path: parsed.path,
+    path: parsed.path ?? '',
+    ...(parsed.module === undefined ? {} : { module: parsed.module }),
+    ...(parsed.isolation === undefined ? {} : { isolation: parsed.isolation }),
     transforms: parsed.transforms ?? null,
     plugin_config_format: parsed.plugin_config_format ?? null,
     plugin_config: parsed.plugin_config ?? null,
@@ -141,7 +167,7 @@ export function toConnectorConfig(parsed: ParsedConnectorConfig): { kind: Connec
 
 /** Per-connector env leaves (below IGGY_CONNECTORS_{SINK|SOURCE}_{KEY}_) and their kinds. */
 export const CONNECTOR_ENV_FIELDS = {
-  common: { KEY: 'string', ENABLED: 'boolean', VERSION: 'number', NAME: 'string', PATH: 'string', PLUGIN_CONFIG_FORMAT: 'string', VERBOSE: 'boolean' },
+  common: { KEY: 'string', ENABLED: 'boolean', VERSION: 'number', NAME: 'string', PATH: 'string', MODULE: 'string', ISOLATION: 'string', PLUGIN_CONFIG_FORMAT: 'string', VERBOSE: 'boolean' },
   sourceStream: {
     STREAM: 'string',
     TOPIC: 'string',

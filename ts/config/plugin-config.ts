@@ -175,7 +175,8 @@ export type InspectPlugin = (kind: 'source' | 'sink', path: string, configDir: s
 export function checkPluginConfigs(connectors: readonly StoredConfig[], inspect: InspectPlugin = (k, p, d) => native().inspectPlugin(k, p, d)): ConfigIssue[] {
   const issues: ConfigIssue[] = []
   for (const stored of connectors) {
-    if (!stored.config.enabled) continue
+    // A TypeScript connector (`module`) has no plugin library, so no exported schema.
+    if (!stored.config.enabled || stored.config.module !== undefined) continue
     let schema: string | null | undefined
     try {
       schema = inspect(stored.kind, stored.config.path, stored.configDir ?? null).configSchema

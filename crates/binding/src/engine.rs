@@ -8,6 +8,7 @@ use napi::bindgen_prelude::{Function, Promise};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
+use crate::connector::{JsConnectorCall, JsConnectorHost, JsConnectorReply};
 use crate::error::{NapiResultExt, Result};
 use crate::js_batch::{BatchColumns, BatchResultColumns};
 use crate::options::{
@@ -98,6 +99,38 @@ impl Engine {
             .build()?;
         self.inner
             .set_external_transform(Arc::new(JsTransform { handler }));
+        Ok(())
+    }
+
+    /// Called for every call on a connector written in TypeScript (open, poll, ack, nack,
+    /// consume, close); resolve with the reply, reject to fail the call.
+    #[napi(ts_args_type = "handler: (call: JsConnectorCall) => Promise<JsConnectorReply>")]
+    pub fn on_connector_call(
+        &self,
+        handler: Function<JsConnectorCall, Promise<JsConnectorReply>>,
+    ) -> Result<()> {
+        let handler = handler
+            .build_threadsafe_function::<JsConnectorCall>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        self.inner
+            .set_connector_host(Arc::new(JsConnectorHost { handler }));
+        Ok(())
+    }
+
+    /// Marks a connector as written in TypeScript (`module` = what the connector file names,
+    /// or the name it was registered under); `null` makes it native again. Takes effect at
+    /// its next start.
+    #[napi]
+    pub fn set_external_connector(
+        &self,
+        kind: String,
+        key: String,
+        module: Option<String>,
+    ) -> Result<()> {
+        let kind = core::parse_kind(&kind).default_error()?;
+        self.inner.set_external_connector(kind, &key, module);
         Ok(())
     }
 

@@ -5,6 +5,8 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod broker;
+mod connector;
+mod connector_batch;
 mod engine;
 mod error;
 mod js_batch;

@@ -5,8 +5,10 @@
 #![deny(clippy::all)]
 
 pub mod config;
+pub mod connector_host;
 mod dead_letter;
 mod dlq;
+mod driver;
 pub mod error;
 pub mod external;
 pub mod ffi;
@@ -26,11 +28,13 @@ pub mod transforms;
 
 pub use config::*;
 pub use dlq::{DeadLetterQuery, DeadLetterRecord, ReplayProgress, ReplayRequest};
+pub use connector_host::{ConnectorCall, ConnectorHost, ConnectorReply};
 pub use error::{EngineError, Result};
 pub use external::{
     ExternalBatch, ExternalMessage, ExternalMessages, ExternalOutput, ExternalTransform,
     OutputMessage, OutputPayload,
 };
+pub use ffi::sink::Rejection;
 pub use inspect::{PluginInfo, inspect_plugin, parse_kind};
 pub use lag::PartitionLag;
 pub use logs::{LogBus, LogEntry, LogLevel};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use iggy::prelude::{Client, IggyClient};
 
 use crate::config::{EngineConfig, SinkConfig, SourceConfig};
+use crate::connector_host::{ExternalTarget, SharedHost};
 use crate::error::{EngineError, Result};
 use crate::logs::{LogBus, LogLevel};
 use crate::sink::{self, RunningSink, SinkContext};
@@ -43,6 +44,9 @@ struct Inner {
     config: Mutex<EngineConfig>,
     logs: LogBus,
     hook: RwLock<Option<ExternalHook>>,
+    /// The host of TypeScript connectors and the modules it runs, by (kind, key).
+    connector_host: RwLock<Option<SharedHost>>,
+    external: Mutex<HashMap<(ConnectorKind, String), String>>,
     entries: Mutex<Vec<Entry>>,
     /// Held for the whole of every start/stop, so operations never interleave.
     running: tokio::sync::Mutex<HashMap<(ConnectorKind, String), Running>>,
@@ -93,6 +97,8 @@ impl Engine {
                 config: Mutex::new(config),
                 logs,
                 hook: RwLock::new(None),
+                connector_host: RwLock::new(None),
+                external: Mutex::new(HashMap::new()),
                 entries: Mutex::new(entries),
                 running: tokio::sync::Mutex::new(HashMap::new()),
                 clients: tokio::sync::Mutex::new(None),
@@ -109,6 +115,57 @@ impl Engine {
     /// started afterwards.
     pub fn set_external_transform(&self, hook: ExternalHook) {
         *self.inner.hook.write().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// Registers the host that runs connectors written in TypeScript.
+    pub fn set_connector_host(&self, host: SharedHost) {
+        *self
+            .inner
+            .connector_host
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(host);
+    }
+
+    /// Marks connector (`kind`, `key`) as written in TypeScript: from its next start it runs
+    /// `module` through the connector host instead of loading its `path`. `None` turns it
+    /// back into a native connector.
+    pub fn set_external_connector(&self, kind: ConnectorKind, key: &str, module: Option<String>) {
+        let mut external = self
+            .inner
+            .external
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match module {
+            Some(module) => external.insert((kind, key.to_owned()), module),
+            None => external.remove(&(kind, key.to_owned())),
+        };
+    }
+
+    /// The host target of a TypeScript connector; Err when it is one but no host is set.
+    fn external_target(&self, kind: ConnectorKind, key: &str) -> Result<Option<ExternalTarget>> {
+        let module = self
+            .inner
+            .external
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(kind, key.to_owned()))
+            .cloned();
+        let Some(module) = module else {
+            return Ok(None);
+        };
+        let host = self
+            .inner
+            .connector_host
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| EngineError::Config {
+                key: key.to_owned(),
+                message: format!(
+                    "TypeScript module {module} configured but no connector host is registered"
+                ),
+            })?;
+        Ok(Some(ExternalTarget { host, module }))
     }
 
     fn log(&self, level: LogLevel, key: Option<&str>, message: String) {
@@ -227,6 +284,7 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let log = self.inner.logs.for_connector(key);
+        let external = self.external_target(kind, key)?;
         let config = self
             .inner
             .config
@@ -243,6 +301,7 @@ impl Engine {
                     stats: state,
                     log,
                     hook,
+                    external,
                 })
                 .await?;
                 Ok(Running::Source(started))
@@ -256,6 +315,7 @@ impl Engine {
                     stats: state,
                     log,
                     hook,
+                    external,
                 })
                 .await?;
                 Ok(Running::Sink(started))

@@ -22,7 +22,9 @@ use crate::dead_letter::{
     HEADER_ERROR, HEADER_ERROR_KIND, HEADER_OFFSET, HEADER_PARTITION, HEADER_STREAM, HEADER_TOPIC,
     Letter,
 };
-use crate::ffi::sink::{ConsumeArgs, Rejection};
+use crate::driver::{ConsumeFailure, MessagesBatch, SinkBatch, SinkInput};
+use crate::external::ExternalMessages;
+use crate::ffi::sink::Rejection;
 use crate::iggy::{identifier, join_group};
 use crate::stats::Counters;
 use crate::tap::{self, TapStage};
@@ -248,41 +250,26 @@ async fn deliver(
         return Done::Committed;
     }
 
-    let refs: Vec<RawMessageRef<'_>> = prepared
-        .ready
-        .iter()
-        .map(|ready| {
-            let message = &polled.messages[ready.index];
-            RawMessageRef {
-                id: message.header.id,
-                offset: message.header.offset,
-                checksum: message.header.checksum,
-                timestamp: message.header.timestamp,
-                origin_timestamp: message.header.origin_timestamp,
-                headers: ByteSlice(&ready.headers),
-                payload: ByteSlice(ready.payload.as_deref().unwrap_or(&message.payload)),
+    let (mut batch, bytes_out) = match shared.driver.input() {
+        SinkInput::Postcard => {
+            match postcard_batch(stream, topic_meta, polled, &prepared.ready, buffers) {
+                Ok(bytes_out) => (SinkBatch::Postcard(std::mem::take(buffers)), bytes_out),
+                Err(error) => {
+                    ctx.stats
+                        .fail(format!("cannot encode the batch for the plugin: {error}"));
+                    return Done::Stopped;
+                }
             }
-        })
-        .collect();
-    let bytes_out: u64 = refs.iter().map(|r| r.payload.0.len() as u64).sum();
-    let meta = MessagesMetadata {
-        partition_id: polled.partition_id,
-        current_offset: polled.current_offset,
-        schema: stream.schema,
-    };
-    if let Err(error) = buffers.encode(
-        topic_meta,
-        &meta,
-        &RawMessagesRef {
-            schema: stream.schema,
-            messages: &refs,
+        }
+        SinkInput::Messages => match messages_batch(stream, topic, polled, &prepared.ready) {
+            Ok(batch) => batch,
+            Err(error) => {
+                ctx.stats
+                    .fail(format!("cannot build the batch for the sink: {error}"));
+                return Done::Stopped;
+            }
         },
-    ) {
-        ctx.stats
-            .fail(format!("cannot encode the batch for the plugin: {error}"));
-        return Done::Stopped;
-    }
-    drop(refs);
+    };
     let first = polled.messages.first().map_or(0, |m| m.header.offset);
     let last = polled.messages.last().map_or(0, |m| m.header.offset);
     let place = format!(
@@ -291,38 +278,36 @@ async fn deliver(
     );
     let mut attempt = 0u32;
     let dead_lettered = loop {
-        let (code, rejections) = match call_consume(shared, buffers).await {
-            Some(result) => result,
-            None => {
-                ctx.stats
-                    .fail("iggy_sink_consume panicked in the engine task");
+        let consumed = shared.driver.consume(&mut batch).await;
+        let failure = match consumed {
+            Err(ConsumeFailure::Fatal(message)) => {
+                ctx.stats.fail(message);
                 return Done::Stopped;
             }
-        };
-        let failure = if code != 0 {
-            format!("iggy_sink_consume returned {code} for {place}")
-        } else {
-            let rejected = resolve_rejections(shared, &origin, polled, rejections);
-            if rejected.is_empty() {
-                break 0;
-            }
-            Counters::add(&counters.rejected, rejected.len() as u64);
-            if shared.dead_letter.is_some() {
-                let letters: Vec<Letter> = rejected
-                    .iter()
-                    .map(|(message, reason)| origin.letter(message, REJECTED, reason))
-                    .collect();
-                if !dead_letter_durably(shared, &letters, stop).await {
-                    return Done::Stopped;
+            Err(ConsumeFailure::Retry(message)) => format!("{message} for {place}"),
+            Ok(rejections) => {
+                let rejected = resolve_rejections(shared, &origin, polled, rejections);
+                if rejected.is_empty() {
+                    break 0;
                 }
-                break letters.len() as u64;
+                Counters::add(&counters.rejected, rejected.len() as u64);
+                if shared.dead_letter.is_some() {
+                    let letters: Vec<Letter> = rejected
+                        .iter()
+                        .map(|(message, reason)| origin.letter(message, REJECTED, reason))
+                        .collect();
+                    if !dead_letter_durably(shared, &letters, stop).await {
+                        return Done::Stopped;
+                    }
+                    break letters.len() as u64;
+                }
+                format!(
+                    "the sink rejected {} message(s) of {place} (first: offset {}: {}) and the connector has no [dead_letter] topic",
+                    rejected.len(),
+                    rejected[0].0.header.offset,
+                    rejected[0].1
+                )
             }
-            format!(
-                "the sink rejected {} message(s) of {place} (first: offset {}: {}) and the connector has no [dead_letter] topic",
-                rejected.len(),
-                rejected[0].0.header.offset,
-                rejected[0].1
-            )
         };
         attempt += 1;
         Counters::add(&counters.consume_errors, 1);
@@ -330,6 +315,10 @@ async fn deliver(
             return Done::Stopped;
         }
     };
+    if let SinkBatch::Postcard(used) = batch {
+        // Reused by the next batch (no reallocation at steady state).
+        *buffers = used;
+    }
     let delivered = prepared.ready.len() as u64 - dead_lettered;
     Counters::add(&counters.messages_out, delivered);
     Counters::add(&counters.bytes_out, bytes_out);
@@ -361,30 +350,6 @@ async fn retry_later(
         return false;
     }
     !pause(stop, ctx.config.retry.backoff(attempt)).await
-}
-
-/// One consume call on a blocking thread; `None` when that thread panicked.
-async fn call_consume(
-    shared: &Shared,
-    buffers: &mut ConsumeBuffers,
-) -> Option<(i32, Vec<Rejection>)> {
-    let owned = std::mem::take(buffers);
-    let consume = shared.consume;
-    let id = shared.id;
-    let joined = tokio::task::spawn_blocking(move || {
-        let args = ConsumeArgs {
-            topic: &owned.topic,
-            meta: &owned.meta,
-            messages: &owned.messages,
-        };
-        // SAFETY: `id` is open in the library `consume` comes from.
-        let result = unsafe { consume.call(id, &args) };
-        (result, owned)
-    })
-    .await;
-    let (result, owned) = joined.ok()?;
-    *buffers = owned;
-    Some(result)
 }
 
 /// Matches the offsets the plugin rejected to messages of the batch. An offset that is not in
@@ -528,4 +493,85 @@ impl Origin<'_> {
             .tag(HEADER_PARTITION, &self.partition.to_string())
             .tag(HEADER_OFFSET, &message.header.offset.to_string())
     }
+}
+
+/// The batch in the native plugin's form: the three postcard buffers, written into
+/// `buffers`. Returns the payload bytes handed over.
+fn postcard_batch(
+    stream: &SinkStreamConfig,
+    topic_meta: &TopicMetadata,
+    polled: &PolledMessages,
+    ready: &[super::prepare::Ready],
+    buffers: &mut ConsumeBuffers,
+) -> Result<u64, postcard::Error> {
+    let refs: Vec<RawMessageRef<'_>> = ready
+        .iter()
+        .map(|ready| {
+            let message = &polled.messages[ready.index];
+            RawMessageRef {
+                id: message.header.id,
+                offset: message.header.offset,
+                checksum: message.header.checksum,
+                timestamp: message.header.timestamp,
+                origin_timestamp: message.header.origin_timestamp,
+                headers: ByteSlice(&ready.headers),
+                payload: ByteSlice(ready.payload.as_deref().unwrap_or(&message.payload)),
+            }
+        })
+        .collect();
+    let bytes_out: u64 = refs.iter().map(|r| r.payload.0.len() as u64).sum();
+    let meta = MessagesMetadata {
+        partition_id: polled.partition_id,
+        current_offset: polled.current_offset,
+        schema: stream.schema,
+    };
+    buffers.encode(
+        topic_meta,
+        &meta,
+        &RawMessagesRef {
+            schema: stream.schema,
+            messages: &refs,
+        },
+    )?;
+    Ok(bytes_out)
+}
+
+/// The batch in columns (TypeScript sinks), and the payload bytes handed over. Every ready
+/// message passed the schema check, so for schema `json` the buffer is laid out as one JSON
+/// array. Err: the batch passes the 4 GiB a column buffer can address.
+fn messages_batch(
+    stream: &SinkStreamConfig,
+    topic: &str,
+    polled: &PolledMessages,
+    ready: &[super::prepare::Ready],
+) -> Result<(SinkBatch, u64), String> {
+    let mut bytes_out = 0u64;
+    let json = stream.schema == iggy_connectors_sdk::Schema::Json;
+    let mut messages = ExternalMessages::new(ready.len(), json, true);
+    for ready in ready {
+        let message = &polled.messages[ready.index];
+        let payload = ready.payload.as_deref().unwrap_or(&message.payload);
+        bytes_out += payload.len() as u64;
+        let headers = match message.user_headers_map() {
+            Ok(Some(map)) if !map.is_empty() => Some(crate::source::batch::string_headers(
+                &map.into_iter().collect(),
+            )),
+            _ => None,
+        };
+        messages.push(
+            message.header.id,
+            Some(message.header.offset),
+            Some(message.header.timestamp),
+            headers,
+            payload,
+        )?;
+    }
+    let batch = MessagesBatch {
+        stream: stream.stream.clone(),
+        topic: topic.to_owned(),
+        partition: polled.partition_id,
+        // Closes the JSON array text (`]`).
+        messages: messages.finish(),
+    };
+    Ok((SinkBatch::Messages(batch), bytes_out))
 }

@@ -6,6 +6,8 @@ mod encode;
 mod ownership;
 mod prepare;
 
+pub(crate) use encode::ConsumeBuffers;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,10 +16,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::SinkConfig;
+use crate::connector_host::ExternalTarget;
+use crate::connector_host::sink::ExternalSink;
+use crate::driver::SinkDriver;
+use crate::driver::native::NativeSink;
 use crate::error::EngineError;
-use crate::ffi;
 use crate::logs::ConnectorLog;
-use crate::plugin::{self, SinkSymbols};
+use crate::plugin;
 use crate::stages::{ExternalHook, Stages};
 use crate::stats::{ConnectorState, Status};
 
@@ -32,34 +37,53 @@ pub struct SinkContext {
     pub stats: Arc<ConnectorState>,
     pub log: ConnectorLog,
     pub hook: Option<ExternalHook>,
+    /// Set for a sink written in TypeScript.
+    pub external: Option<ExternalTarget>,
 }
 
 /// What every consume task of one sink shares.
 pub struct Shared {
     pub ctx: SinkContext,
-    pub id: u32,
-    pub consume: ffi::sink::ConsumeExport,
+    pub driver: Arc<dyn SinkDriver>,
     pub stages: Stages,
     pub dead_letter: Option<DeadLetter>,
 }
 
 pub struct RunningSink {
     shared: Arc<Shared>,
-    log_slot: usize,
-    symbols: SinkSymbols,
     stopping: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
 
-pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
-    let key = ctx.config.key.clone();
-    let path = plugin::resolve_path(&key, &ctx.config.path, ctx.config.config_dir.as_deref())?;
-    let library = plugin::load(&key, &path)?;
-    let symbols = library.sink_symbols(&key)?;
+/// The plugin of `ctx`: a shared library, or the TypeScript module the host runs.
+fn driver(ctx: &SinkContext) -> Result<Arc<dyn SinkDriver>, EngineError> {
+    let key = &ctx.config.key;
+    if let Some(target) = &ctx.external {
+        ctx.stats.set_plugin(None, Some(target.module.clone()));
+        return Ok(Arc::new(ExternalSink::new(
+            target.host.clone(),
+            key,
+            &target.module,
+        )));
+    }
+    let path = plugin::resolve_path(key, &ctx.config.path, ctx.config.config_dir.as_deref())?;
+    let library = plugin::load(key, &path)?;
+    let symbols = library.sink_symbols(key)?;
     ctx.stats.set_plugin(
         Some(symbols.version.clone()),
         Some(library.path.display().to_string()),
     );
+    Ok(Arc::new(NativeSink::new(
+        key,
+        &library,
+        symbols,
+        ctx.log.bus().clone(),
+    )))
+}
+
+pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
+    let key = ctx.config.key.clone();
+    let driver = driver(&ctx)?;
     let stages = Stages::build(&key, &ctx.config.transforms)?;
     for warning in stages.warnings() {
         ctx.log.warn(TARGET, warning.clone());
@@ -94,32 +118,14 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
         }
     }
 
-    let id = ffi::next_plugin_id();
-    let log_slot = library.log_slot;
-    ffi::log::attach(log_slot, &key, ctx.log.bus());
-    let config_json = ctx.config.plugin_config_json.clone();
-    let open = symbols.open;
-    let log_cb = ffi::log::callback(library.log_slot);
-    let code = tokio::task::spawn_blocking(move || {
-        // SAFETY: the config buffer outlives the call; the plugin copies it.
-        unsafe { open(id, config_json.as_ptr(), config_json.len(), log_cb) }
-    })
-    .await
-    .unwrap_or(-2);
-    if code != 0 {
-        ffi::log::detach(log_slot, &key);
+    if let Err(error) = driver.open(&ctx.config.plugin_config_json).await {
         leave_groups(&ctx, &joined).await;
-        return Err(EngineError::PluginCall {
-            key,
-            call: "iggy_sink_open",
-            code,
-        });
+        return Err(error);
     }
 
     let (stopping, stop_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
-        consume: symbols.consume,
-        id,
+        driver,
         stages,
         dead_letter,
         ctx,
@@ -136,14 +142,12 @@ pub async fn start(ctx: SinkContext) -> Result<RunningSink, EngineError> {
         }
     }
     shared.ctx.stats.set_status(Status::Running);
-    shared
-        .ctx
-        .log
-        .info(TARGET, format!("sink started (plugin id {id})"));
+    shared.ctx.log.info(
+        TARGET,
+        format!("sink started ({})", shared.driver.describe()),
+    );
     Ok(RunningSink {
         shared,
-        log_slot,
-        symbols,
         stopping,
         tasks,
     })
@@ -169,32 +173,20 @@ impl RunningSink {
                 );
             }
         }
-        let close = self.symbols.close;
-        let id = self.shared.id;
         let left = deadline
             .saturating_duration_since(tokio::time::Instant::now())
             .max(Duration::from_millis(500));
-        let closed = tokio::time::timeout(
-            left,
-            tokio::task::spawn_blocking(move || {
-                // SAFETY: `id` was opened by this library.
-                unsafe { close(id) }
-            }),
-        )
-        .await;
-        if !matches!(closed, Ok(Ok(0))) {
-            ctx.log.warn(
-                TARGET,
-                format!("iggy_sink_close did not succeed: {closed:?}"),
-            );
+        if let Err(problem) = self.shared.driver.close(left).await {
+            ctx.log.warn(TARGET, problem);
         }
-        ffi::log::detach(self.log_slot, &ctx.config.key);
         leave_groups(ctx, &group_list(&ctx.config)).await;
         if ctx.stats.status() != Status::Error {
             ctx.stats.set_status(Status::Stopped);
         }
-        ctx.log
-            .info(TARGET, format!("sink stopped (plugin id {id})"));
+        ctx.log.info(
+            TARGET,
+            format!("sink stopped ({})", self.shared.driver.describe()),
+        );
     }
 }
 

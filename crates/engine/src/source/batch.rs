@@ -14,7 +14,6 @@ use tokio::sync::watch;
 use super::send::StreamSender;
 use super::{SourceContext, TARGET};
 use crate::dead_letter::{DeadLetter, HEADER_CONNECTOR, HEADER_ERROR, HEADER_ERROR_KIND, Letter};
-use crate::ffi::SourceBatchResultFn;
 use crate::ffi::source::RawBatch;
 use crate::stages::{self, ExternalBatch, ExternalMessages, OutputPayload, Stage, Stages};
 use crate::state_store::StateStore;
@@ -109,12 +108,12 @@ impl Pipeline {
         }
     }
 
-    /// Drains the plugin's batches until the channel closes (the plugin id is unregistered).
+    /// Drains the plugin's batches until the channel closes (the plugin is closed), and
+    /// gives the driver each batch's verdict after its state was saved.
     pub async fn run(
         mut self,
         rx: flume::Receiver<RawBatch>,
-        id: u32,
-        batch_result: Option<SourceBatchResultFn>,
+        driver: std::sync::Arc<dyn crate::driver::SourceDriver>,
     ) {
         while let Ok(batch) = rx.recv_async().await {
             let ok = match self.process(batch.bytes).await {
@@ -125,15 +124,7 @@ impl Pipeline {
                     false
                 }
             };
-            if let (Some(batch_id), Some(batch_result)) = (batch.batch_id, batch_result) {
-                let result = if ok { 0u8 } else { 1u8 };
-                // Called inline, not via spawn_blocking: the SDK's `batch_result` only takes a
-                // short registry lock and queues the verdict on an unbounded channel (it is
-                // safe even from inside the send callback), so a thread hop per batch buys
-                // nothing.
-                // SAFETY: `id` is open in this library; the call only records the result.
-                let _ = unsafe { batch_result(id, batch_id, result) };
-            }
+            driver.batch_result(batch.batch_id, ok);
         }
     }
 

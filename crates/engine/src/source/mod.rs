@@ -13,11 +13,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::SourceConfig;
+use crate::connector_host::ExternalTarget;
+use crate::connector_host::source::{ExternalSource, ExternalSourceSpec};
 use crate::dead_letter::DeadLetter;
+use crate::driver::SourceDriver;
+use crate::driver::native::NativeSource;
 use crate::error::EngineError;
-use crate::ffi::{self, source::RawBatch};
+use crate::ffi::source::RawBatch;
 use crate::logs::ConnectorLog;
-use crate::plugin::{self, SourceSymbols};
+use crate::plugin;
 use crate::stages::{ExternalHook, Stages};
 use crate::state_store::StateStore;
 use crate::stats::{ConnectorState, Status};
@@ -34,16 +38,48 @@ pub struct SourceContext {
     pub stats: Arc<ConnectorState>,
     pub log: ConnectorLog,
     pub hook: Option<ExternalHook>,
+    /// Set for a connector written in TypeScript: driven through this host instead of a
+    /// shared library.
+    pub external: Option<ExternalTarget>,
 }
 
 pub struct RunningSource {
-    id: u32,
-    log_slot: usize,
-    symbols: SourceSymbols,
+    driver: Arc<dyn SourceDriver>,
     stopping: watch::Sender<bool>,
     forwarder: JoinHandle<()>,
     stats: Arc<ConnectorState>,
     log: ConnectorLog,
+}
+
+/// The plugin of `ctx`: a shared library, or the TypeScript module the host runs.
+fn driver(ctx: &SourceContext) -> Result<Arc<dyn SourceDriver>, EngineError> {
+    let key = &ctx.config.key;
+    if let Some(target) = &ctx.external {
+        ctx.stats.set_plugin(None, Some(target.module.clone()));
+        let schema = ctx.config.streams[0].schema;
+        return Ok(Arc::new(ExternalSource::new(ExternalSourceSpec {
+            host: target.host.clone(),
+            key: key.clone(),
+            module: target.module.clone(),
+            schema,
+            retry: ctx.config.retry,
+            log: ctx.log.clone(),
+            stats: ctx.stats.clone(),
+        })));
+    }
+    let path = plugin::resolve_path(key, &ctx.config.path, ctx.config.config_dir.as_deref())?;
+    let library = plugin::load(key, &path)?;
+    let symbols = library.source_symbols(key)?;
+    ctx.stats.set_plugin(
+        Some(symbols.version.clone()),
+        Some(library.path.display().to_string()),
+    );
+    Ok(Arc::new(NativeSource::new(
+        key,
+        &library,
+        symbols,
+        ctx.log.bus().clone(),
+    )))
 }
 
 /// Loads, opens and starts one source. On error nothing is left running.
@@ -57,13 +93,7 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
             message: "streams is empty: a source needs at least one [[streams]] entry".to_owned(),
         });
     }
-    let path = plugin::resolve_path(&key, &ctx.config.path, ctx.config.config_dir.as_deref())?;
-    let library = plugin::load(&key, &path)?;
-    let symbols = library.source_symbols(&key)?;
-    ctx.stats.set_plugin(
-        Some(symbols.version.clone()),
-        Some(library.path.display().to_string()),
-    );
+    let driver = driver(&ctx)?;
     let stages = Stages::build(&key, &ctx.config.transforms)?;
     for warning in stages.warnings() {
         ctx.log.warn(TARGET, warning.clone());
@@ -121,97 +151,31 @@ pub async fn start(ctx: SourceContext) -> Result<RunningSource, EngineError> {
     };
     let store = StateStore::new(&ctx.state_dir, &key);
     let state = store.load()?;
-    let id = ffi::next_plugin_id();
     let (tx, rx) = flume::bounded::<RawBatch>(CHANNEL_CAPACITY);
-    ffi::source::register(id, tx);
-
-    let log_slot = library.log_slot;
-    ffi::log::attach(log_slot, &key, ctx.log.bus());
-    let config_json = ctx.config.plugin_config_json.clone();
-    let open = symbols.open;
-    let log_cb = ffi::log::callback(library.log_slot);
-    let code = tokio::task::spawn_blocking(move || {
-        let (state_ptr, state_len) = match &state {
-            Some(bytes) => (bytes.as_ptr(), bytes.len()),
-            None => (std::ptr::null(), 0),
-        };
-        // SAFETY: buffers outlive the call; the plugin copies them (ABI §2.5).
-        unsafe {
-            open(
-                id,
-                config_json.as_ptr(),
-                config_json.len(),
-                state_ptr,
-                state_len,
-                log_cb,
-            )
-        }
-    })
-    .await
-    .unwrap_or(-2);
-    if code != 0 {
-        ffi::source::unregister(id);
-        ffi::log::detach(log_slot, &key);
-        return Err(EngineError::PluginCall {
-            key,
-            call: "iggy_source_open",
-            code,
-        });
-    }
+    driver
+        .open(&ctx.config.plugin_config_json, state, tx)
+        .await?;
 
     let (stopping, stop_rx) = watch::channel(false);
     let stats = ctx.stats.clone();
     let log = ctx.log.clone();
-    let batch_result = symbols.batch_result;
     let pipeline = batch::Pipeline::new(ctx, dead_letter, stages, store, partitions, stop_rx);
-    let forwarder = tokio::spawn(pipeline.run(rx, id, batch_result));
-
-    let handle_code =
-        if let (Some(handle_v2), true) = (symbols.handle_v2, symbols.batch_result_abi()) {
-            tokio::task::spawn_blocking(move || {
-                // SAFETY: the callback is a plain `extern "C"` fn living for the whole process.
-                unsafe { handle_v2(id, ffi::source::send_callback_v2) }
-            })
-            .await
-            .unwrap_or(-2)
-        } else if let Some(handle) = symbols.handle {
-            tokio::task::spawn_blocking(move || {
-                // SAFETY: as above.
-                unsafe { handle(id, ffi::source::send_callback) }
-            })
-            .await
-            .unwrap_or(-2)
-        } else {
-            -1
-        };
+    let forwarder = tokio::spawn(pipeline.run(rx, driver.clone()));
     let running = RunningSource {
-        id,
-        log_slot,
-        symbols,
+        driver: driver.clone(),
         stopping,
         forwarder,
         stats: stats.clone(),
         log: log.clone(),
     };
-    if handle_code != 0 {
+    if let Err(error) = driver.start().await {
         running.stop(Duration::from_secs(5)).await;
-        return Err(EngineError::PluginCall {
-            key,
-            call: "iggy_source_handle",
-            code: handle_code,
-        });
+        return Err(error);
     }
     stats.set_status(Status::Running);
     log.info(
         TARGET,
-        format!(
-            "source started (plugin id {id}, {} ABI)",
-            if running.symbols.batch_result_abi() {
-                "batch-result"
-            } else {
-                "0.4.0"
-            }
-        ),
+        format!("source started ({})", running.driver.describe()),
     );
     Ok(running)
 }
@@ -225,28 +189,9 @@ impl RunningSource {
             self.stats.set_status(Status::Stopping);
         }
         let _ = self.stopping.send(true);
-        let close = self.symbols.close;
-        let id = self.id;
-        let closed = tokio::time::timeout(
-            timeout,
-            tokio::task::spawn_blocking(move || {
-                // SAFETY: `id` was opened by this library.
-                unsafe { close(id) }
-            }),
-        )
-        .await;
-        match closed {
-            Ok(Ok(0)) => {}
-            Ok(Ok(code)) => self
-                .log
-                .warn(TARGET, format!("iggy_source_close returned {code}")),
-            _ => self.log.warn(
-                TARGET,
-                format!("iggy_source_close did not return within {timeout:?}"),
-            ),
+        if let Err(problem) = self.driver.close(timeout).await {
+            self.log.warn(TARGET, problem);
         }
-        ffi::source::unregister(id);
-        ffi::log::detach(self.log_slot, self.log.key());
         let left = timeout
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(100));
@@ -262,7 +207,9 @@ impl RunningSource {
         if self.stats.status() != Status::Error {
             self.stats.set_status(Status::Stopped);
         }
-        self.log
-            .info(TARGET, format!("source stopped (plugin id {id})"));
+        self.log.info(
+            TARGET,
+            format!("source stopped ({})", self.driver.describe()),
+        );
     }
 }
