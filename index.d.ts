@@ -217,30 +217,6 @@ export interface JsBatch {
   messages: Array<JsMessage>
 }
 
-export interface JsDeadLetter {
-  partition: number
-  offset: number
-  /** u128 as decimal. */
-  id: string
-  /** When it was dead-lettered, microseconds. */
-  timestampMicros: number
-  error?: string
-  /** decode | transform | rejected | build | encode */
-  errorKind?: string
-  originStream?: string
-  originTopic?: string
-  originPartition?: number
-  originOffset?: number
-  originConnector?: string
-  /** Set when this letter is a replayed message that failed again. */
-  replayOf?: string
-  parked: boolean
-  /** The original payload was empty (the stored copy holds one zero byte). */
-  emptyPayload: boolean
-  headers: Array<Array<string>>
-  payload: Buffer
-}
-
 /** One call on a TypeScript connector. */
 export interface JsConnectorCall {
   /** open | poll | ack | nack | consume | close */
@@ -274,6 +250,30 @@ export interface JsConnectorReply {
   rejections?: Array<JsRejection>
 }
 
+export interface JsDeadLetter {
+  partition: number
+  offset: number
+  /** u128 as decimal. */
+  id: string
+  /** When it was dead-lettered, microseconds. */
+  timestampMicros: number
+  error?: string
+  /** decode | transform | rejected | build | encode */
+  errorKind?: string
+  originStream?: string
+  originTopic?: string
+  originPartition?: number
+  originOffset?: number
+  originConnector?: string
+  /** Set when this letter is a replayed message that failed again. */
+  replayOf?: string
+  parked: boolean
+  /** The original payload was empty (the stored copy holds one zero byte). */
+  emptyPayload: boolean
+  headers: Array<Array<string>>
+  payload: Buffer
+}
+
 /** A message handed to a per-message TS transform (`Engine.onTransform`). */
 export interface JsMessage {
   /** u128 as decimal. */
@@ -299,6 +299,12 @@ export interface JsPartitionLag {
   lag: number
 }
 
+/** A message a sink refused for its content: it goes to the dead-letter path. */
+export interface JsRejection {
+  offset: number
+  reason: string
+}
+
 export interface JsReplayProgress {
   total: number
   scanned: number
@@ -317,12 +323,6 @@ export interface JsTapMessage {
   /** u128 as decimal. */
   id: string
   payload: Buffer
-}
-
-/** A message a sink refused for its content: it goes to the dead-letter path. */
-export interface JsRejection {
-  offset: number
-  reason: string
 }
 
 export interface LastError {

@@ -27,8 +27,8 @@ pub mod tap;
 pub mod transforms;
 
 pub use config::*;
-pub use dlq::{DeadLetterQuery, DeadLetterRecord, ReplayProgress, ReplayRequest};
 pub use connector_host::{ConnectorCall, ConnectorHost, ConnectorReply};
+pub use dlq::{DeadLetterQuery, DeadLetterRecord, ReplayProgress, ReplayRequest};
 pub use error::{EngineError, Result};
 pub use external::{
     ExternalBatch, ExternalMessage, ExternalMessages, ExternalOutput, ExternalTransform,
