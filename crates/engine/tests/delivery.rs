@@ -442,7 +442,8 @@ async fn given_sink_failing_to_open_should_leave_its_consumer_groups() {
     .unwrap();
     let mut snk = sink("broken", &dir.join("out.txt"), 0, "openfail", "a");
     snk.streams[0].topics.push("b".to_owned());
-    snk.plugin_config_json = "{\"no_output_key\": true}".to_owned();
+    // `output` must be a string: engine_test_sink refuses this config in open.
+    snk.plugin_config_json = "{\"output\": 42}".to_owned();
     let engine = engine(&broker.address, &dir.join("state"), vec![], vec![snk]);
     engine.start().await.expect("engine starts");
     let stats = stats_of(&engine, ConnectorKind::Sink, "broken");
