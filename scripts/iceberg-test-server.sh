@@ -18,6 +18,8 @@
 # Maven's repository stays in ~/.m2 and the venv (moto[server], pyiceberg) in
 # ~/.cache/iggy-connectors-iceberg, so warm runs download nothing.
 set -euo pipefail
+# Shared port picking: below the ephemeral range, checked with ss, claimed (see lib/ports.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
 
 cmd="${1:-}"
 shift || true
@@ -103,10 +105,6 @@ venv() {
     'moto[s3]>=5.1,<5.3' 'flask>=3,<4' 'flask-cors>=5,<7' 'pyiceberg[pyarrow,sql-sqlite]>=0.10,<0.13'
 }
 
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 alive() {
   [ -f "$dir/$1.pid" ] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null
 }
@@ -138,8 +136,7 @@ watch() {
 start_s3() {
   alive s3 && return
   local port
-  port=$((20000 + RANDOM % 20000))
-  while port_in_use "$port"; do port=$((20000 + RANDOM % 20000)); done
+  port="$(free_port)"
   # 9>&-: the server must not inherit the lock. setsid: it outlives the calling process group.
   setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$dir/s3.log" 2>&1 9>&- </dev/null &
   echo $! >"$dir/s3.pid"
@@ -153,7 +150,7 @@ start_s3() {
 
 start_catalog() {
   alive catalog && return
-  if port_in_use "$catalog_port"; then
+  if port_listening "$catalog_port"; then
     echo "iceberg-test-server: port $catalog_port is taken by another process (the catalog cannot use another host or a free port; set ICEBERG_CATALOG_PORT)" >&2
     exit 1
   fi

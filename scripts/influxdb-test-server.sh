@@ -14,6 +14,8 @@
 # earlier start from DIR, so a restarted server has the same URL. The server binds 127.0.0.1
 # only and is stopped by its PID. The Go toolchain caches live under $HOME (warm CI reuse).
 set -euo pipefail
+# Shared port picking: below the ephemeral range, checked with ss, claimed (see lib/ports.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
 
 cmd="${1:-}"
 shift || true
@@ -51,16 +53,6 @@ install() {
     go install "github.com/influxdata/influxdb/cmd/influxd@$version" >&2
 }
 
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
-free_port() {
-  local p=$((20000 + RANDOM % 20000))
-  while port_in_use "$p"; do p=$((20000 + RANDOM % 20000)); done
-  echo "$p"
-}
-
 print_url() {
   echo "http://127.0.0.1:$(cat "$dir/port")"
 }
@@ -80,7 +72,7 @@ start() {
   fi
   if [ -z "$port" ]; then
     port="$( [ -f "$dir/port" ] && cat "$dir/port" || free_port )"
-    port_in_use "$port" && port="$(free_port)"
+    if port_listening "$port"; then port="$(free_port)"; fi
   fi
   echo "$port" >"$dir/port"
   local rpc

@@ -14,6 +14,8 @@
 # still work).
 # When run as root (CI containers), initdb/postgres run as the `postgres` user, which owns DIR.
 set -euo pipefail
+# Shared port picking: below the ephemeral range, checked with ss, claimed (see lib/ports.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
 
 cmd="${1:-}"
 shift || true
@@ -47,10 +49,6 @@ as_owner() {
   else
     "$@"
   fi
-}
-
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 print_url() {
@@ -87,8 +85,8 @@ start() {
   local ssl_opts=""
   [ -f "$dir/ca.crt" ] && ssl_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
   if [ -z "$port" ]; then
-    port="$( [ -f "$dir/port" ] && cat "$dir/port" || echo $((20000 + RANDOM % 20000)) )"
-    while port_in_use "$port"; do port=$((20000 + RANDOM % 20000)); done
+    port="$( [ -f "$dir/port" ] && cat "$dir/port" || free_port )"
+    if port_listening "$port"; then port="$(free_port)"; fi
   fi
   echo "$port" | as_owner tee "$dir/port" >/dev/null
   # 9>&-: the server must not inherit the lock, or it would hold it for its whole life.

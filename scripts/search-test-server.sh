@@ -18,6 +18,8 @@
 # the same port when that is still free (restart tests). With --watch-pid the JVM is stopped once
 # that process exits (a test binary has no teardown hook). `stop` kills the JVM by its PID.
 set -euo pipefail
+# Shared port picking: below the ephemeral range, checked with ss, claimed (see lib/ports.sh).
+source "$(dirname "${BASH_SOURCE[0]}")/lib/ports.sh"
 
 cmd="${1:-}"
 shift || true
@@ -85,10 +87,6 @@ cp_present() {
   for jar in $1; do [ -f "$jar" ] || return 1; done
 }
 
-port_in_use() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
-
 is_running() {
   [ -f "$dir/pid" ] && [ -f "$dir/port" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null
 }
@@ -111,12 +109,12 @@ start() {
   local cp base port
   cp="$(classpath)"
   # The runner binds HTTP on baseHttpPort + 1 (the transport port is picked by the server).
-  if [ -f "$dir/port" ] && ! port_in_use "$(cat "$dir/port")"; then
+  if [ -f "$dir/port" ] && ! port_listening "$(cat "$dir/port")"; then
     base=$(($(cat "$dir/port") - 1))
   else
     # The runners refuse an HTTP port above 9299 (their maxHttpPort, no flag to change it).
-    base=$((7000 + RANDOM % 2290))
-    while port_in_use "$((base + 1))"; do base=$((7000 + RANDOM % 2290)); done
+    port="$(free_port 7001 9299)"
+    base=$((port - 1))
   fi
   port=$((base + 1))
   mkdir -p "$dir/node"

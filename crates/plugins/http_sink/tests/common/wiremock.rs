@@ -40,13 +40,41 @@ fn jar() -> PathBuf {
     path
 }
 
-/// A free loopback port (bound and released; WireMock binds it right after).
+/// A loopback port for WireMock, picked the way `scripts/lib/ports.sh` picks the other test
+/// servers' ports: below the kernel's ephemeral range (an outgoing connection or a `bind(:0)`
+/// could take an ephemeral port between this check and the JVM's bind), free to bind now, and
+/// claimed in the shared claims directory so no other test server starting meanwhile takes it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    let claims = std::env::temp_dir().join("iggy-connectors-port-claims");
+    std::fs::create_dir_all(&claims).expect("port claims directory");
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (20_000u32, ephemeral_low.saturating_sub(1).max(20_001));
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+        .subsec_nanos()
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    for attempt in 0..500u32 {
+        let port = low + seed.wrapping_add(attempt.wrapping_mul(7_919)) % (high - low + 1);
+        let port = u16::try_from(port).expect("a port below 65536");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            continue;
+        }
+        let claim = claims.join(port.to_string());
+        let stale = std::fs::metadata(&claim)
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().unwrap_or_default() > std::time::Duration::from_secs(120));
+        if stale {
+            let _ = std::fs::remove_dir_all(&claim);
+        }
+        if std::fs::create_dir(&claim).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {low}..={high}");
 }
 
 /// One request as WireMock recorded it.
