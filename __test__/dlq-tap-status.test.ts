@@ -207,6 +207,27 @@ describe('operator commands against a running runtime', () => {
     expect(text.stdout).toMatch(/^source +gen +running +in 0\.0\/s {2}out 0\.0\/s {2}errors 0 {2}dead 0$/m)
   })
 
+  it('watches: a sample per refresh until --count, as NDJSON or text blocks', async () => {
+    const result = await cli(['status', '--watch', '--count', '2', '--json', '--interval', '50ms'])
+    expect(result.code).toBe(0)
+    const refreshes = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Array<StatusJson['connectors'][number]>)
+    expect(refreshes).toHaveLength(2)
+    for (const lines of refreshes) {
+      expect(lines.find((l) => l.key === 'ops')).toMatchObject({ lag: 0, end: 2000, messages_in: 2000, dead_lettered: 1010 })
+      expect(lines.find((l) => l.key === 'gen')).toMatchObject({ messages_out: 1000 })
+    }
+    const text = await cli(['status', '--watch', '--count', '3', '--interval', '1ms'])
+    expect(text.code).toBe(0)
+    expect(text.stdout.match(/^status at \d{4}-\d\d-\d\dT/gm)).toHaveLength(3)
+    expect(text.stdout.match(/^sink +ops +running /gm)).toHaveLength(3)
+    const misuse = await cli(['status', '--count', '2'])
+    expect(misuse.code).toBe(2)
+    expect(misuse.stderr).toContain('--count only applies with --watch')
+  })
+
   it('taps the exact payloads before and after the transforms', { timeout: 60_000 }, async () => {
     const tap = (stage: string) => {
       const c = capture()

@@ -8,10 +8,12 @@ import type { StatusConnectorJson, StatusJson } from '../operator'
 import { CLIENT_OPTIONS, CommandError, type Io, apiTarget, bar, getJson } from './client'
 
 export const STATUS_HELP = `Usage:
-  iggy-connectors status [--interval 1s] [--json] [--url <http://host:port>] [--api-key <key>] [--config <path>]
+  iggy-connectors status [--interval 1s] [--watch [--count N]] [--json] [--url <http://host:port>] [--api-key <key>] [--config <path>]
 
 One line per connector: state, messages/s in and out (over --interval), sink lag (group offset
-vs partition end, from Iggy), errors, dead letters (parked), and a bar for a sink with a backlog.`
+vs partition end, from Iggy), errors, dead letters (parked), and a bar for a sink with a backlog.
+--watch refreshes every --interval until Ctrl-C (or --count refreshes); with --json it prints one
+JSON array per refresh (NDJSON).`
 
 export interface StatusLine extends StatusConnectorJson {
   rate_in: number
@@ -49,10 +51,40 @@ export function formatStatus(line: StatusLine): string {
   return parts.join('  ')
 }
 
+/** Resolves after `ms`, or at once when `stop` fires first. */
+function sleep(ms: number, stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (stop.aborted) return resolve()
+    const timer = setTimeout(done, ms)
+    stop.addEventListener('abort', done, { once: true })
+    function done() {
+      clearTimeout(timer)
+      stop.removeEventListener('abort', done)
+      resolve()
+    }
+  })
+}
+
+function writeLines(lines: StatusLine[], json: boolean, io: Io): void {
+  if (json) {
+    io.stdout.write(`${JSON.stringify(lines)}\n`)
+    return
+  }
+  for (const line of lines) io.stdout.write(`${formatStatus(line)}\n`)
+  if (lines.length === 0) io.stdout.write('no connectors\n')
+}
+
+function parseCount(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const count = Number(value)
+  if (!Number.isSafeInteger(count) || count < 1) throw new CommandError(`--count: expected a whole number of refreshes (1 or more), got "${value}"`, 2)
+  return count
+}
+
 export async function runStatus(argv: readonly string[], env: Env, io: Io): Promise<number> {
   const { values, positionals } = parseArgs({
     args: [...argv],
-    options: { ...CLIENT_OPTIONS, interval: { type: 'string' }, json: { type: 'boolean' } },
+    options: { ...CLIENT_OPTIONS, interval: { type: 'string' }, json: { type: 'boolean' }, watch: { type: 'boolean' }, count: { type: 'string' } },
     allowPositionals: true,
     strict: true,
   })
@@ -63,15 +95,35 @@ export async function runStatus(argv: readonly string[], env: Env, io: Io): Prom
     if (parsed === undefined) throw new CommandError(`--interval: expected a duration like 500ms or 2s, got "${values.interval}"`, 2)
     intervalMs = parsed
   }
+  const refreshes = parseCount(values.count) ?? Number.POSITIVE_INFINITY
+  if (values.count !== undefined && values.watch !== true) throw new CommandError('--count only applies with --watch', 2)
+  const json = values.json === true
   const target = apiTarget(values, env)
-  const first = await getJson<StatusJson>(target, '/status')
-  await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  const lines = withRates(first, await getJson<StatusJson>(target, '/status'))
-  if (values.json === true) {
-    io.stdout.write(`${JSON.stringify(lines)}\n`)
+  if (values.watch !== true) {
+    const first = await getJson<StatusJson>(target, '/status')
+    await sleep(intervalMs, new AbortController().signal)
+    writeLines(withRates(first, await getJson<StatusJson>(target, '/status')), json, io)
     return 0
   }
-  for (const line of lines) io.stdout.write(`${formatStatus(line)}\n`)
-  if (lines.length === 0) io.stdout.write('no connectors\n')
+  // Watch: each refresh's rates are measured since the previous sample; Ctrl-C ends it cleanly.
+  const stop = new AbortController()
+  const onSigint = () => stop.abort()
+  process.once('SIGINT', onSigint)
+  // A terminal gets a redrawn screen; a pipe or file gets each refresh appended under a time.
+  const redraw = !json && (io.stdout as NodeJS.WriteStream).isTTY === true
+  try {
+    let previous = await getJson<StatusJson>(target, '/status')
+    for (let refresh = 0; refresh < refreshes; refresh++) {
+      await sleep(intervalMs, stop.signal)
+      if (stop.signal.aborted) break
+      const sample = await getJson<StatusJson>(target, '/status')
+      if (redraw) io.stdout.write('\x1b[2J\x1b[H')
+      if (!json) io.stdout.write(`${redraw || refresh === 0 ? '' : '\n'}status at ${new Date(sample.timestamp / 1000).toISOString()}\n`)
+      writeLines(withRates(previous, sample), json, io)
+      previous = sample
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint)
+  }
   return 0
 }
