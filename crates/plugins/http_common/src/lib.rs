@@ -27,5 +27,5 @@ pub use client::{ClientOptions, HttpClient, HttpRequest, HttpResponse, SendError
 pub use framing::Framing;
 pub use isolate::{Refused, deliver};
 pub use outgoing::{Outgoing, log_closed};
-pub use rejection::{Rejection, log_rejections};
+pub use rejection::{Rejection, consume_outcome, log_rejections};
 pub use status::{RETRYABLE_STATUSES, StatusClass, SuccessCodes};

@@ -17,6 +17,7 @@ use iggy_connectors_sdk::{
 
 pub use config::{BatchMode, HttpSinkConfig, Settings};
 pub use iggy_connector_http_common::Rejection;
+use iggy_connector_http_common::consume_outcome;
 pub use sink::{Counters, HttpSink, SinkError};
 
 sink_connector!(HttpSink);
@@ -45,12 +46,7 @@ impl iggy_connectors_sdk::Sink for HttpSink {
         let rejections = HttpSink::consume(self, topic, metadata, messages)
             .await
             .map_err(sdk_error)?;
-        // Each refused message goes back to the engine, which dead-letters it with the reason.
-        let mut outcome = ConsumeOutcome::all_stored();
-        for rejection in rejections {
-            outcome.reject(rejection.offset, rejection.reason);
-        }
-        Ok(outcome)
+        Ok(consume_outcome(rejections))
     }
 
     async fn close(&mut self) -> Result<(), iggy_connectors_sdk::Error> {

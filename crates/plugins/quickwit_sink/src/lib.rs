@@ -15,6 +15,7 @@ use iggy_connectors_sdk::{
 
 pub use config::{CommitMode, QuickwitSinkConfig, Settings};
 pub use iggy_connector_http_common::Rejection;
+use iggy_connector_http_common::consume_outcome;
 pub use sink::{Counters, QuickwitSink, SinkError};
 
 sink_connector!(QuickwitSink);
@@ -43,12 +44,7 @@ impl iggy_connectors_sdk::Sink for QuickwitSink {
         let rejections = QuickwitSink::consume(self, topic, metadata, messages)
             .await
             .map_err(sdk_error)?;
-        // Each refused message goes back to the engine, which dead-letters it with the reason.
-        let mut outcome = ConsumeOutcome::all_stored();
-        for rejection in rejections {
-            outcome.reject(rejection.offset, rejection.reason);
-        }
-        Ok(outcome)
+        Ok(consume_outcome(rejections))
     }
 
     async fn close(&mut self) -> Result<(), iggy_connectors_sdk::Error> {
