@@ -8,6 +8,34 @@ use serde::Deserialize;
 use crate::duration;
 use crate::retry::RetryPolicy;
 
+/// How a message payload is carried in InfluxDB: `payload_format`, shared by both plugins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadFormat {
+    /// JSON: compact JSON text.
+    Json,
+    /// UTF-8 text as is.
+    Text,
+    /// Any bytes, as base64 text. Upstream's sink spells it `base64`, its source `raw`; both
+    /// accept either.
+    Binary,
+}
+
+impl PayloadFormat {
+    /// Parses `payload_format` (case and surrounding blanks ignored; absent or empty = json).
+    /// `binary` is the plugin's own name for [`PayloadFormat::Binary`], used in the error.
+    pub fn parse(value: Option<&str>, binary: &str) -> Result<PayloadFormat, String> {
+        let value = value.map(|v| v.trim().to_ascii_lowercase());
+        match value.as_deref() {
+            None | Some("") | Some("json") => Ok(PayloadFormat::Json),
+            Some("text") | Some("utf8") => Ok(PayloadFormat::Text),
+            Some("base64") | Some("raw") => Ok(PayloadFormat::Binary),
+            Some(other) => Err(format!(
+                "plugin_config.payload_format = {other:?} (expected json, text or {binary})"
+            )),
+        }
+    }
+}
+
 /// A secret config value (the token): never printed by `Debug`.
 #[derive(Clone, Default, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(transparent)]
@@ -122,6 +150,30 @@ impl ConnectionKeys {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn payload_format_accepts_both_upstream_spellings_and_names_the_key() {
+        for (value, expected) in [
+            (None, PayloadFormat::Json),
+            (Some(" "), PayloadFormat::Json),
+            (Some("JSON"), PayloadFormat::Json),
+            (Some("utf8"), PayloadFormat::Text),
+            (Some(" Text "), PayloadFormat::Text),
+            (Some("raw"), PayloadFormat::Binary),
+            (Some("base64"), PayloadFormat::Binary),
+        ] {
+            assert_eq!(
+                PayloadFormat::parse(value, "raw"),
+                Ok(expected),
+                "{value:?}"
+            );
+        }
+        assert_eq!(
+            PayloadFormat::parse(Some("xml"), "base64"),
+            Err("plugin_config.payload_format = \"xml\" (expected json, text or base64)".into())
+        );
+    }
+
     use super::*;
 
     fn keys() -> ConnectionKeys {

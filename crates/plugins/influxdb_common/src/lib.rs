@@ -19,4 +19,4 @@ pub mod retry;
 pub mod testing;
 
 pub use client::{InfluxClient, InfluxError};
-pub use config::{Connection, ConnectionKeys, Secret};
+pub use config::{Connection, ConnectionKeys, PayloadFormat, Secret};

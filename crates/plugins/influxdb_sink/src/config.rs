@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub use iggy_connector_influxdb_common::PayloadFormat;
 use iggy_connector_influxdb_common::config::{Connection, ConnectionKeys, required};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -26,24 +27,6 @@ pub struct InfluxDbSinkConfig {
     /// Ours: write integer fields with the `u` suffix (`true`) or as signed `i` (`false`).
     /// Absent: unsigned unless the server is InfluxDB 1.x, which cannot parse `u`.
     pub unsigned_integers: Option<bool>,
-}
-
-/// How the payload becomes the `payload_<format>` string field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadFormat {
-    Json,
-    Text,
-    Base64,
-}
-
-impl PayloadFormat {
-    pub fn field_name(self) -> &'static str {
-        match self {
-            PayloadFormat::Json => "payload_json",
-            PayloadFormat::Text => "payload_text",
-            PayloadFormat::Base64 => "payload_base64",
-        }
-    }
 }
 
 /// Timestamp precision: the resolution of the point time (see `Settings::point_time`).
@@ -112,21 +95,7 @@ impl InfluxDbSinkConfig {
                 ));
             }
         };
-        let payload_format = match self
-            .payload_format
-            .as_deref()
-            .map(|p| p.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("") | Some("json") => PayloadFormat::Json,
-            Some("text") | Some("utf8") => PayloadFormat::Text,
-            Some("base64") | Some("raw") => PayloadFormat::Base64,
-            Some(other) => {
-                return Err(format!(
-                    "plugin_config.payload_format = {other:?} (expected json, text or base64)"
-                ));
-            }
-        };
+        let payload_format = PayloadFormat::parse(self.payload_format.as_deref(), "base64")?;
         Ok(Settings {
             connection,
             bucket,
@@ -178,7 +147,7 @@ mod tests {
         let s = config(serde_json::json!({"payload_format": "BASE64", "precision": "MS"})).unwrap();
         assert_eq!(
             (s.payload_format, s.precision),
-            (PayloadFormat::Base64, Precision::Ms)
+            (PayloadFormat::Binary, Precision::Ms)
         );
     }
 

@@ -83,6 +83,15 @@ pub fn point_time_ns(timestamp_us: u64, offset: u64, unit_ns: u64) -> u64 {
     (ns - ns % unit_ns).saturating_add(offset % unit_ns)
 }
 
+/// The string field the payload is written to, named after its format as upstream does.
+fn field_name(format: PayloadFormat) -> &'static str {
+    match format {
+        PayloadFormat::Json => "payload_json",
+        PayloadFormat::Text => "payload_text",
+        PayloadFormat::Binary => "payload_base64",
+    }
+}
+
 /// The payload as the text of the `payload_<format>` field, or why it cannot be.
 fn payload_text(format: PayloadFormat, payload: Payload) -> Result<String, String> {
     match (format, payload) {
@@ -103,7 +112,7 @@ fn payload_text(format: PayloadFormat, payload: Payload) -> Result<String, Strin
             String::from_utf8(bytes)
                 .map_err(|_| "payload is not UTF-8 text (payload_format = \"text\")".to_string())
         }
-        (PayloadFormat::Base64, payload) => {
+        (PayloadFormat::Binary, payload) => {
             let bytes = payload
                 .into_bytes()
                 .map_err(|e| format!("payload cannot be encoded: {e}"))?;
@@ -137,7 +146,7 @@ pub fn append_line(
         write_uint_field(message.origin_timestamp, unsigned, out);
     }
     out.push(',');
-    out.push_str(settings.payload_format.field_name());
+    out.push_str(field_name(settings.payload_format));
     out.push('=');
     write_string_field(&payload, out);
     out.push(' ');

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
+pub use iggy_connector_influxdb_common::PayloadFormat;
 use iggy_connector_influxdb_common::config::{Connection, ConnectionKeys, required};
 use iggy_connector_influxdb_common::duration;
 use schemars::JsonSchema;
@@ -24,17 +25,6 @@ pub struct InfluxDbSourceConfig {
     pub payload_format: Option<String>,
     pub include_metadata: Option<bool>,
     pub verbose_logging: Option<bool>,
-}
-
-/// What becomes of `payload_column`'s text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadFormat {
-    /// Parsed and re-serialized compactly (schema json).
-    Json,
-    /// The text as is (schema text).
-    Text,
-    /// Base64-decoded bytes (schema raw).
-    Raw,
 }
 
 #[derive(Debug, Clone)]
@@ -104,21 +94,7 @@ impl InfluxDbSourceConfig {
             .payload_column
             .map(|c| c.trim().to_string())
             .filter(|c| !c.is_empty());
-        let payload_format = match self
-            .payload_format
-            .as_deref()
-            .map(|p| p.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("") | Some("json") => PayloadFormat::Json,
-            Some("text") | Some("utf8") => PayloadFormat::Text,
-            Some("raw") | Some("base64") => PayloadFormat::Raw,
-            Some(other) => {
-                return Err(format!(
-                    "plugin_config.payload_format = {other:?} (expected json, text or raw)"
-                ));
-            }
-        };
+        let payload_format = PayloadFormat::parse(self.payload_format.as_deref(), "raw")?;
         Ok(Settings {
             connection,
             query,

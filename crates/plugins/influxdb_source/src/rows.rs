@@ -112,7 +112,7 @@ pub fn payload(settings: &Settings, row: Row<'_>) -> Result<Vec<u8>, String> {
             .map(|v| v.to_string().into_bytes())
             .map_err(|e| format!("column {column:?} is not JSON: {e}")),
         PayloadFormat::Text => Ok(text.as_bytes().to_vec()),
-        PayloadFormat::Raw => base64::engine::general_purpose::STANDARD
+        PayloadFormat::Binary => base64::engine::general_purpose::STANDARD
             .decode(text.trim())
             .map_err(|e| format!("column {column:?} is not base64: {e}")),
     }

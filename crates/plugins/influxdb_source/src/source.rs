@@ -132,7 +132,7 @@ impl InfluxDbSource {
     fn schema(settings: &Settings) -> Schema {
         match (&settings.payload_column, settings.payload_format) {
             (Some(_), PayloadFormat::Text) => Schema::Text,
-            (Some(_), PayloadFormat::Raw) => Schema::Raw,
+            (Some(_), PayloadFormat::Binary) => Schema::Raw,
             _ => Schema::Json,
         }
     }
