@@ -14,55 +14,10 @@ use iggy_connectors_engine::ConnectorKind;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-async fn connect(address: &str) -> IggyClient {
-    let client = IggyClient::builder()
-        .with_tcp()
-        .with_server_address(address.to_owned())
-        .build()
-        .expect("client");
-    client.connect().await.expect("connect");
-    client.login_user("iggy", "iggy").await.expect("login");
-    client
-}
-
-fn id(name: &str) -> Identifier {
-    Identifier::named(name).expect("identifier")
-}
-
 /// Creates `stream`/`topic` (one partition) and sends `payloads` to it in one batch.
 async fn fill(client: &IggyClient, stream: &str, topic: &str, payloads: &[&str]) {
-    client.create_stream(&run_stream(stream)).await.unwrap();
-    let stream = id(&run_stream(stream));
-    client
-        .create_topic(
-            &stream,
-            topic,
-            1,
-            CompressionAlgorithm::None,
-            None,
-            IggyExpiry::NeverExpire,
-            MaxTopicSize::ServerDefault,
-        )
-        .await
-        .unwrap();
-    let mut messages: Vec<IggyMessage> = payloads
-        .iter()
-        .map(|p| {
-            IggyMessage::builder()
-                .payload(bytes::Bytes::from(p.to_string()))
-                .build()
-                .unwrap()
-        })
-        .collect();
-    client
-        .send_messages(
-            &stream,
-            &id(topic),
-            &Partitioning::partition_id(0),
-            &mut messages,
-        )
-        .await
-        .unwrap();
+    create_topics(client, stream, &[topic]).await;
+    produce(client, stream, topic, payloads).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

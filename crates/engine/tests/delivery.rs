@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use common::*;
@@ -14,83 +13,6 @@ use iggy::prelude::*;
 use iggy_connectors_engine::{ConnectorKind, SinkConfig, Status};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-async fn client(address: &str) -> IggyClient {
-    let client = IggyClient::builder()
-        .with_tcp()
-        .with_server_address(address.to_owned())
-        .build()
-        .expect("client");
-    client.connect().await.expect("connect");
-    client.login_user("iggy", "iggy").await.expect("login");
-    client
-}
-
-fn id(name: &str) -> Identifier {
-    Identifier::named(name).expect("identifier")
-}
-
-/// The stream the engine configs of `common` use for `name` (unique to this run).
-fn stream_id(name: &str) -> Identifier {
-    id(&run_stream(name))
-}
-
-async fn create_topic(client: &IggyClient, stream: &str, topic: &str) {
-    client
-        .create_stream(&run_stream(stream))
-        .await
-        .expect("create stream");
-    client
-        .create_topic(
-            &stream_id(stream),
-            topic,
-            1,
-            CompressionAlgorithm::None,
-            None,
-            IggyExpiry::NeverExpire,
-            MaxTopicSize::ServerDefault,
-        )
-        .await
-        .expect("create topic");
-}
-
-async fn produce(client: &IggyClient, stream: &str, topic: &str, payloads: &[String]) {
-    let mut messages: Vec<IggyMessage> = payloads
-        .iter()
-        .map(|p| {
-            IggyMessage::builder()
-                .payload(bytes::Bytes::from(p.clone()))
-                .build()
-                .expect("message")
-        })
-        .collect();
-    client
-        .send_messages(
-            &stream_id(stream),
-            &id(topic),
-            &Partitioning::partition_id(0),
-            &mut messages,
-        )
-        .await
-        .expect("send");
-}
-
-/// Every message of partition 0, read without committing anything.
-async fn read_all(client: &IggyClient, stream: &str, topic: &str) -> Vec<IggyMessage> {
-    client
-        .poll_messages(
-            &stream_id(stream),
-            &id(topic),
-            Some(0),
-            &Consumer::new(id("delivery-test-reader")),
-            &PollingStrategy::offset(0),
-            10_000,
-            false,
-        )
-        .await
-        .expect("poll")
-        .messages
-}
 
 async fn group_offset(client: &IggyClient, stream: &str, topic: &str, key: &str) -> Option<u64> {
     client
@@ -104,12 +26,6 @@ async fn group_offset(client: &IggyClient, stream: &str, topic: &str, key: &str)
         .ok()
         .flatten()
         .map(|o| o.stored_offset)
-}
-
-fn header(message: &IggyMessage, key: &str) -> Option<String> {
-    let headers = message.user_headers_map().ok().flatten()?;
-    let value = headers.get(&HeaderKey::from_str(key).ok()?)?;
-    value.as_str().ok().map(str::to_owned)
 }
 
 fn rejecting_sink(key: &str, output: &Path, stream: &str, topic: &str) -> SinkConfig {
@@ -155,8 +71,8 @@ async fn given_sink_rejecting_messages_with_dead_letter_should_dead_letter_them_
     let broker = Broker::start().await;
     let dir = temp_dir("rejects-dlq");
     let output = dir.join("out.txt");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "rej", "events").await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "rej", &["events"]).await;
     produce(&iggy, "rej", "events", &payloads(20, |seq| seq % 5 == 3)).await;
     let mut snk = rejecting_sink("rej", &output, "rej", "events");
     snk.dead_letter = dead_letter("rej-dlq", "rejected");
@@ -217,8 +133,8 @@ async fn given_sink_rejecting_messages_without_dead_letter_should_fail_and_retry
     let broker = Broker::start().await;
     let dir = temp_dir("rejects-no-dlq");
     let output = dir.join("out.txt");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "rejnd", "events").await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "rejnd", &["events"]).await;
     produce(&iggy, "rejnd", "events", &payloads(10, |seq| seq == 4)).await;
     let snk = rejecting_sink("rejnd", &output, "rejnd", "events");
     let engine = engine(&broker.address, &dir.join("state"), vec![], vec![snk]);
@@ -251,8 +167,8 @@ async fn given_dead_letter_send_failing_should_not_commit_until_the_message_is_d
     let broker = Broker::start().await;
     let dir = temp_dir("dlq-down");
     let output = dir.join("out.txt");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "dlqdown", "events").await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "dlqdown", &["events"]).await;
     let mut snk = sink("dlqdown", &output, 0, "dlqdown", "events");
     snk.dead_letter = dead_letter("dlqdown-dlq", "failed");
     let engine = engine(&broker.address, &dir.join("state"), vec![], vec![snk]);
@@ -281,7 +197,7 @@ async fn given_dead_letter_send_failing_should_not_commit_until_the_message_is_d
     assert_eq!(stats.status, Status::Running);
     assert!(read_lines(&output).is_empty(), "the batch is held back");
 
-    create_topic(&iggy, "dlqdown-dlq", "failed").await;
+    create_topics(&iggy, "dlqdown-dlq", &["failed"]).await;
     let mut committed = None;
     for _ in 0..(WAIT.as_millis() / 20) {
         committed = group_offset(&iggy, "dlqdown", "events", "dlqdown").await;
@@ -339,7 +255,7 @@ async fn given_unsendable_source_messages_with_dead_letter_should_dead_letter_th
     assert_eq!(stats.messages_out, 16);
     engine.stop(Duration::from_secs(5)).await;
 
-    let iggy = client(&broker.address).await;
+    let iggy = connect(&broker.address).await;
     let sent: Vec<u64> = read_all(&iggy, "srcdlq", "events")
         .await
         .iter()
@@ -398,7 +314,7 @@ async fn given_unsendable_source_message_without_dead_letter_should_nack_instead
     assert!(error.contains("no [dead_letter] topic"), "{error}");
     engine.stop(Duration::from_secs(5)).await;
     assert_eq!(state_of(&dir, "empties"), None, "state never saved");
-    let iggy = client(&broker.address).await;
+    let iggy = connect(&broker.address).await;
     assert!(read_all(&iggy, "srcnack", "events").await.is_empty());
     broker.stop().await;
 }
@@ -427,8 +343,8 @@ async fn given_source_without_streams_should_refuse_to_start_it() {
 async fn given_sink_failing_to_open_should_leave_its_consumer_groups() {
     let broker = Broker::start().await;
     let dir = temp_dir("open-fails");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "openfail", "a").await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "openfail", &["a"]).await;
     iggy.create_topic(
         &stream_id("openfail"),
         "b",
@@ -507,8 +423,8 @@ async fn given_throwing_ts_transform_in_sink_should_retry_the_batch_not_skip_it(
     let broker = Broker::start().await;
     let dir = temp_dir("ts-throws");
     let output = dir.join("out.txt");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "tsthrow", "events").await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "tsthrow", &["events"]).await;
     produce(&iggy, "tsthrow", "events", &payloads(10, |_| false)).await;
     let mut snk = sink("tsthrow", &output, 0, "tsthrow", "events");
     snk.transforms = vec![transform("flaky", serde_json::json!({"enabled": true}))];
@@ -540,8 +456,8 @@ async fn given_ts_transform_with_on_error_dead_letter_should_dead_letter_only_th
     let broker = Broker::start().await;
     let dir = temp_dir("ts-poison");
     let output = dir.join("out.txt");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "tspoison", "events").await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "tspoison", &["events"]).await;
     let batch: Vec<String> = (0..10u64)
         .map(|seq| serde_json::json!({"seq": seq, "poison": seq == 6}).to_string())
         .collect();
@@ -684,7 +600,7 @@ async fn given_disk_full_on_state_write_should_retry_the_write_without_duplicate
         })
         .await
     );
-    let iggy = client(&broker.address).await;
+    let iggy = connect(&broker.address).await;
     let stats = stats_of(&engine, ConnectorKind::Source, "full");
     assert_eq!(stats.status, Status::Running);
     assert_eq!(stats.messages_out, 0, "not acknowledged yet");
@@ -728,7 +644,7 @@ async fn given_source_marking_messages_rejected_should_dead_letter_them_with_its
     engine.start().await.expect("starts");
     assert!(wait_for(WAIT, || state_of(&dir, "marks") == Some(10)).await);
     engine.stop(Duration::from_secs(5)).await;
-    let iggy = client(&broker.address).await;
+    let iggy = connect(&broker.address).await;
     let sent: Vec<u64> = read_all(&iggy, "srcrej", "events")
         .await
         .iter()

@@ -4,100 +4,17 @@
 
 mod common;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::*;
-use iggy::prelude::*;
 use iggy_connectors_engine::{
     ConnectorKind, DeadLetterQuery, ExternalBatch, ExternalOutput, ExternalTransform,
     ReplayProgress, ReplayRequest, TapStage,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn client(address: &str) -> IggyClient {
-    let client = IggyClient::builder()
-        .with_tcp()
-        .with_server_address(address.to_owned())
-        .build()
-        .expect("client");
-    client.connect().await.expect("connect");
-    client.login_user("iggy", "iggy").await.expect("login");
-    client
-}
-
-fn id(name: &str) -> Identifier {
-    Identifier::named(name).expect("identifier")
-}
-
-async fn create_topic(client: &IggyClient, stream: &str, topics: &[&str]) {
-    client
-        .create_stream(&run_stream(stream))
-        .await
-        .expect("create stream");
-    for topic in topics {
-        client
-            .create_topic(
-                &id(&run_stream(stream)),
-                topic,
-                1,
-                CompressionAlgorithm::None,
-                None,
-                IggyExpiry::NeverExpire,
-                MaxTopicSize::ServerDefault,
-            )
-            .await
-            .expect("create topic");
-    }
-}
-
-async fn produce(client: &IggyClient, stream: &str, topic: &str, payloads: &[String]) {
-    for chunk in payloads.chunks(500) {
-        let mut messages: Vec<IggyMessage> = chunk
-            .iter()
-            .map(|p| {
-                IggyMessage::builder()
-                    .payload(bytes::Bytes::from(p.clone()))
-                    .build()
-                    .expect("message")
-            })
-            .collect();
-        client
-            .send_messages(
-                &id(&run_stream(stream)),
-                &id(topic),
-                &Partitioning::partition_id(0),
-                &mut messages,
-            )
-            .await
-            .expect("send");
-    }
-}
-
-async fn read_all(client: &IggyClient, stream: &str, topic: &str) -> Vec<IggyMessage> {
-    client
-        .poll_messages(
-            &id(&run_stream(stream)),
-            &id(topic),
-            Some(0),
-            &Consumer::new(id("operator-test-reader")),
-            &PollingStrategy::offset(0),
-            10_000,
-            false,
-        )
-        .await
-        .expect("poll")
-        .messages
-}
-
-fn header(message: &IggyMessage, key: &str) -> Option<String> {
-    let headers = message.user_headers_map().ok().flatten()?;
-    let value = headers.get(&HeaderKey::from_str(key).ok()?)?;
-    value.as_str().ok().map(str::to_owned)
-}
 
 /// A TypeScript-transform stand-in for an outage the operator fixes: while `broken` it throws
 /// on everything; afterwards only on messages whose seq is a multiple of 100 (a message that
@@ -131,8 +48,8 @@ async fn given_1000_dead_letters_when_replayed_should_deliver_each_once_and_park
     let broker = Broker::start().await;
     let dir = temp_dir("dlq-replay");
     let output = dir.join("out.txt");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "replay", &["events", "elsewhere"]).await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "replay", &["events", "elsewhere"]).await;
     let payloads: Vec<String> = (0..1000u64)
         .map(|seq| serde_json::json!({ "seq": seq }).to_string())
         .collect();
@@ -329,8 +246,8 @@ async fn given_tap_listeners_should_see_exact_payloads_before_and_after_transfor
     let broker = Broker::start().await;
     let dir = temp_dir("tap");
     let output = dir.join("out.txt");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "tap", &["events"]).await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "tap", &["events"]).await;
     let mut snk = sink("tap", &output, 0, "tap", "events");
     snk.transforms = vec![transform(
         "add_fields",
@@ -385,8 +302,8 @@ async fn given_backlog_should_report_lag_from_iggy_until_the_sink_commits_it() {
     let broker = Broker::start().await;
     let dir = temp_dir("lag");
     let output = dir.join("out.txt");
-    let iggy = client(&broker.address).await;
-    create_topic(&iggy, "lag", &["events"]).await;
+    let iggy = connect(&broker.address).await;
+    create_topics(&iggy, "lag", &["events"]).await;
     let payloads: Vec<String> = (0..50u64)
         .map(|seq| serde_json::json!({ "seq": seq }).to_string())
         .collect();
@@ -451,7 +368,7 @@ async fn given_source_tap_should_see_plugin_payloads_before_and_iggy_payloads_af
     while seen_after.len() < 5 {
         seen_after.extend(after.next(10).await);
     }
-    let iggy = client(&broker.address).await;
+    let iggy = connect(&broker.address).await;
     let stored = read_all(&iggy, "tapsrc", "events").await;
     assert_eq!(stored.len(), 5);
     for ((b, a), s) in seen_before.iter().zip(&seen_after).zip(&stored) {

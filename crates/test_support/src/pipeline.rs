@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use iggy_connectors_engine::{
-    EngineConfig, IggyConfig, PartitioningConfig, RetryConfig, SinkConfig, SinkStreamConfig,
-    SourceConfig, SourceStreamConfig,
+    ConnectorKind, ConnectorStats, Engine, EngineConfig, IggyConfig, PartitioningConfig,
+    RetryConfig, SinkConfig, SinkStreamConfig, SourceConfig, SourceStreamConfig,
 };
 use iggy_connectors_sdk::Schema;
 use serde_json::Value;
@@ -111,4 +111,13 @@ pub fn engine_config(
         sources,
         sinks,
     }
+}
+
+/// The counters of the engine's first sink (the pipelines here have one).
+pub fn sink_stats(engine: &Engine) -> ConnectorStats {
+    engine
+        .stats()
+        .into_iter()
+        .find(|s| s.kind == ConnectorKind::Sink)
+        .expect("the engine has a sink")
 }

@@ -14,6 +14,10 @@ use iggy_connectors_engine::{
 use iggy_connectors_sdk::Schema;
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 
+mod iggy_client;
+#[allow(unused_imports)] // the test binaries that drive the engine only leave it unused
+pub use iggy_client::*;
+
 pub struct Broker {
     pub address: String,
     handle: Option<BrokerHandle>,

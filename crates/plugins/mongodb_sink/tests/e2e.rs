@@ -6,14 +6,13 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use common::{MongoServer, unique_name};
 use iggy::prelude::*;
-use iggy_connectors_engine::{
-    ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, SinkConfig, Status,
-};
+use iggy_connectors_engine::{DeadLetterConfig, Engine, SinkConfig, Status};
 use iggy_connectors_sdk::Schema;
-use iggy_connectors_test_support::{artifacts::plugin, pipeline};
+use iggy_connectors_test_support::artifacts::plugin;
+use iggy_connectors_test_support::iggy_topics::{self, dead_letter_of, dead_letter_reason};
+use iggy_connectors_test_support::pipeline::{self, sink_stats};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use mongodb::bson::{Document, doc};
 use serde_json::json;
@@ -22,55 +21,13 @@ const STREAM: &str = "mongo";
 const TOPIC: &str = "events";
 
 async fn iggy_client(broker: &BrokerHandle) -> IggyClient {
-    let client = IggyClient::builder()
-        .with_tcp()
-        .with_server_address(broker.address().to_string())
-        .build()
-        .expect("client");
-    client.connect().await.expect("connect");
-    client.login_user("iggy", "iggy").await.expect("login");
-    client
-}
-
-fn id(name: &str) -> Identifier {
-    Identifier::named(name).unwrap()
+    iggy_topics::connect(&broker.address().to_string()).await
 }
 
 /// Creates `mongo/events` (one partition) and sends `payloads` in batches of 1 000.
 async fn produce(client: &IggyClient, payloads: impl IntoIterator<Item = Vec<u8>>) {
-    client.create_stream(STREAM).await.expect("create stream");
-    client
-        .create_topic(
-            &id(STREAM),
-            TOPIC,
-            1,
-            CompressionAlgorithm::None,
-            None,
-            IggyExpiry::NeverExpire,
-            MaxTopicSize::ServerDefault,
-        )
-        .await
-        .expect("create topic");
-    let mut batch = Vec::with_capacity(1000);
-    let mut payloads = payloads.into_iter().peekable();
-    while payloads.peek().is_some() {
-        batch.clear();
-        batch.extend(payloads.by_ref().take(1000).map(|p| {
-            IggyMessage::builder()
-                .payload(Bytes::from(p))
-                .build()
-                .expect("message")
-        }));
-        client
-            .send_messages(
-                &id(STREAM),
-                &id(TOPIC),
-                &Partitioning::partition_id(0),
-                &mut batch,
-            )
-            .await
-            .expect("send");
-    }
+    iggy_topics::create_topics(client, STREAM, &[TOPIC]).await;
+    iggy_topics::produce(client, STREAM, TOPIC, 1000, payloads).await;
 }
 
 /// The sink reading `mongo/events` (schema raw) as consumer group `consumer_group`, or the
@@ -100,14 +57,6 @@ fn engine(broker: &BrokerHandle, sink: SinkConfig) -> Engine {
         vec![],
         vec![sink],
     ))
-}
-
-fn sink_stats(engine: &Engine) -> ConnectorStats {
-    engine
-        .stats()
-        .into_iter()
-        .find(|s| s.kind == ConnectorKind::Sink)
-        .expect("sink stats")
 }
 
 fn collection(client: &mongodb::Client, database: &str) -> mongodb::Collection<Document> {
@@ -350,47 +299,26 @@ async fn given_documents_the_server_refuses_should_dead_letter_them_with_reason_
     assert_eq!((stats.rejected, stats.dead_lettered), (2, 2), "{stats:?}");
     assert_eq!(stats.consume_errors, 0, "{stats:?}");
 
-    let letters = iggy
-        .poll_messages(
-            &id("dlq"),
-            &id("mongo"),
-            Some(0),
-            &Consumer::new(id("reader")),
-            &PollingStrategy::offset(0),
-            10,
-            false,
-        )
-        .await
-        .expect("poll the dead-letter topic");
+    let letters = iggy_topics::read_all(&iggy, "dlq", "mongo", 10).await;
     broker.shutdown().await;
-    assert_eq!(letters.messages.len(), 2);
-    let header = |m: &IggyMessage, key: &str| -> String {
-        let headers = m.user_headers_map().unwrap().expect("headers");
-        headers
-            .get(&<HeaderKey as std::str::FromStr>::from_str(key).unwrap())
-            .map(|v| v.as_str().unwrap().to_string())
-            .unwrap_or_else(|| panic!("no {key} header in {headers:?}"))
-    };
-    let by_offset = |offset: u64| {
-        letters
-            .messages
-            .iter()
-            .find(|m| header(m, "iggy-connectors-source-offset") == offset.to_string())
-            .unwrap_or_else(|| panic!("no dead letter for offset {offset}"))
-    };
+    assert_eq!(letters.len(), 2);
+    let by_offset = |offset: u64| dead_letter_of(&letters, offset);
     let big = by_offset(OVERSIZED);
-    assert_eq!(header(big, "iggy-connectors-error-kind"), "rejected");
+    assert_eq!(
+        iggy_topics::header(big, "iggy-connectors-error-kind").as_deref(),
+        Some("rejected")
+    );
     assert!(
-        header(big, "iggy-connectors-error").contains("maxBsonObjectSize"),
+        dead_letter_reason(big).contains("maxBsonObjectSize"),
         "{}",
-        header(big, "iggy-connectors-error")
+        dead_letter_reason(big)
     );
     assert!(big.payload.len() > 16 * 1024 * 1024, "the original payload");
     let bad = by_offset(BAD_KEY);
     assert!(
-        header(bad, "iggy-connectors-error").contains("$where"),
+        dead_letter_reason(bad).contains("$where"),
         "{}",
-        header(bad, "iggy-connectors-error")
+        dead_letter_reason(bad)
     );
     assert_eq!(&bad.payload[..], br#"{"$where":"1"}"#);
 }

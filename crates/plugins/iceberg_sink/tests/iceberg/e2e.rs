@@ -5,13 +5,12 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use iggy::prelude::*;
 use iggy_connectors_engine::{
-    ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, EngineConfig, IggyConfig, RetryConfig,
-    SinkConfig, SinkStreamConfig, Status,
+    ConnectorStats, DeadLetterConfig, Engine, RetryConfig, SinkConfig, Status,
 };
-use iggy_connectors_sdk::Schema;
+use iggy_connectors_test_support::iggy_topics::{self, dead_letter_of, dead_letter_reason};
+use iggy_connectors_test_support::pipeline::{self, sink_stats};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::{Value, json};
 
@@ -26,116 +25,49 @@ fn plugin() -> PathBuf {
 }
 
 async fn iggy_client(broker: &BrokerHandle) -> IggyClient {
-    let client = IggyClient::builder()
-        .with_tcp()
-        .with_server_address(broker.address().to_string())
-        .build()
-        .expect("client");
-    client.connect().await.expect("connect");
-    client.login_user("iggy", "iggy").await.expect("login");
-    client
-}
-
-fn id(name: &str) -> Identifier {
-    Identifier::named(name).unwrap()
+    iggy_topics::connect(&broker.address().to_string()).await
 }
 
 async fn create_topic(client: &IggyClient) {
-    client.create_stream(STREAM).await.expect("create stream");
-    client
-        .create_topic(
-            &id(STREAM),
-            TOPIC,
-            1,
-            CompressionAlgorithm::None,
-            None,
-            IggyExpiry::NeverExpire,
-            MaxTopicSize::ServerDefault,
-        )
-        .await
-        .expect("create topic");
+    iggy_topics::create_topics(client, STREAM, &[TOPIC]).await;
 }
 
 /// Sends `payloads` to the topic's partition in batches of 1 000.
 async fn produce(client: &IggyClient, payloads: impl IntoIterator<Item = Vec<u8>>) {
-    let mut batch = Vec::with_capacity(1000);
-    let mut payloads = payloads.into_iter().peekable();
-    while payloads.peek().is_some() {
-        batch.clear();
-        batch.extend(payloads.by_ref().take(1000).map(|p| {
-            IggyMessage::builder()
-                .payload(Bytes::from(p))
-                .build()
-                .expect("message")
-        }));
-        client
-            .send_messages(
-                &id(STREAM),
-                &id(TOPIC),
-                &Partitioning::partition_id(0),
-                &mut batch,
-            )
-            .await
-            .expect("send");
-    }
+    iggy_topics::produce(client, STREAM, TOPIC, 1000, payloads).await;
 }
 
 fn payloads(ids: std::ops::Range<u64>) -> impl Iterator<Item = Vec<u8>> {
     ids.map(|i| message(i).to_string().into_bytes())
 }
 
+/// The sink reading `iceberg/messages` (JSON, 5 000 to a batch) as `consumer_group`, or the
+/// default group.
 fn sink(
     plugin_config: &Value,
     consumer_group: Option<&str>,
     dead_letter: Option<DeadLetterConfig>,
 ) -> SinkConfig {
-    SinkConfig {
-        key: "iceberg".into(),
-        name: "iceberg sink".into(),
-        path: plugin().display().to_string(),
-        config_dir: None,
-        version: 1,
-        plugin_config_json: plugin_config.to_string(),
-        transforms: vec![],
-        streams: vec![SinkStreamConfig {
-            stream: STREAM.into(),
-            topics: vec![TOPIC.into()],
-            schema: Schema::Json,
-            batch_length: 5000,
-            poll_interval: Duration::from_millis(5),
-            consumer_group: consumer_group.map(str::to_string),
-        }],
-        verbose: false,
-        retry: RetryConfig {
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_millis(500),
-            multiplier: 2.0,
-            max_attempts: 0,
-        },
-        dead_letter,
-    }
+    let mut sink = pipeline::sink("iceberg", &plugin(), plugin_config, STREAM, TOPIC);
+    sink.streams[0].batch_length = 5000;
+    sink.streams[0].consumer_group = consumer_group.map(str::to_string);
+    sink.retry = RetryConfig {
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(500),
+        multiplier: 2.0,
+        max_attempts: 0,
+    };
+    sink.dead_letter = dead_letter;
+    sink
 }
 
 fn engine(broker: &BrokerHandle, sink: SinkConfig) -> Engine {
-    Engine::new(EngineConfig {
-        iggy: IggyConfig {
-            address: broker.address().to_string(),
-            username: Some("iggy".into()),
-            password: Some("iggy".into()),
-            ..IggyConfig::default()
-        },
-        state_path: std::env::temp_dir().join(unique_name("iceberg_e2e_state")),
-        sources: vec![],
-        sinks: vec![sink],
-    })
-}
-
-fn sink_stats(engine: &Engine) -> ConnectorStats {
-    engine
-        .stats()
-        .into_iter()
-        .find(|s| s.kind == ConnectorKind::Sink)
-        .expect("sink stats")
+    Engine::new(pipeline::engine_config(
+        &broker.address().to_string(),
+        &std::env::temp_dir().join(unique_name("iceberg_e2e_state")),
+        vec![],
+        vec![sink],
+    ))
 }
 
 /// Waits until the sink has settled `count` messages (stored or dead-lettered).
@@ -389,34 +321,12 @@ async fn given_payloads_that_do_not_fit_should_dead_letter_them_with_the_reason(
         &read_table(&table)["rows"],
         (0..10).filter(|i| *i != MISSING && *i != WRONG),
     );
-    let letters = iggy
-        .poll_messages(
-            &id("dlq"),
-            &id("iceberg"),
-            Some(0),
-            &Consumer::new(id("reader")),
-            &PollingStrategy::offset(0),
-            10,
-            false,
-        )
-        .await
-        .expect("poll the dead-letter topic");
+    let letters = iggy_topics::read_all(&iggy, "dlq", "iceberg", 10).await;
     broker.shutdown().await;
-    assert_eq!(letters.messages.len(), 2);
-    let header = |m: &IggyMessage, key: &str| -> String {
-        let headers = m.user_headers_map().unwrap().expect("headers");
-        headers
-            .get(&<HeaderKey as std::str::FromStr>::from_str(key).unwrap())
-            .map(|v| v.as_str().unwrap().to_string())
-            .unwrap_or_else(|| panic!("no {key} header in {headers:?}"))
-    };
+    assert_eq!(letters.len(), 2);
     for (offset, needle) in [(MISSING, "name"), (WRONG, "seven")] {
-        let letter = letters
-            .messages
-            .iter()
-            .find(|m| header(m, "iggy-connectors-source-offset") == offset.to_string())
-            .unwrap_or_else(|| panic!("no dead letter for offset {offset}"));
-        let reason = header(letter, "iggy-connectors-error");
+        let letter = dead_letter_of(&letters, offset);
+        let reason = dead_letter_reason(letter);
         assert!(
             reason.contains(needle) || reason.contains("Int64"),
             "{reason}"

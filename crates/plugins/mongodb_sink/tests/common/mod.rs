@@ -11,7 +11,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use iggy_connector_mongodb_sink::{MongoDbSink, MongoDbSinkConfig};
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, Payload, Schema, TopicMetadata};
+use iggy_connectors_sdk::{ConsumedMessage, Payload};
+use iggy_connectors_test_support::sink_calls::{self, Stamps, with_keys};
+// Re-exported for the test binaries that call the sink directly; the others leave them unused.
+#[allow(unused_imports)]
+pub use iggy_connectors_test_support::sink_calls::{meta, topic};
 use mongodb::bson::{Document, doc};
 use serde_json::{Value, json};
 
@@ -169,16 +173,13 @@ impl Drop for MongoServer {
 }
 
 pub fn config(server: &MongoServer, database: &str, extra: Value) -> Value {
-    let mut base = json!({
+    let base = json!({
         "connection_uri": server.uri,
         "database": database,
         "collection": "iggy_messages",
         "retry_delay": "20ms",
     });
-    for (k, v) in extra.as_object().expect("object") {
-        base[k] = v.clone();
-    }
-    base
+    with_keys(base, extra)
 }
 
 pub async fn open(config: Value) -> MongoDbSink {
@@ -188,39 +189,13 @@ pub async fn open(config: Value) -> MongoDbSink {
     sink
 }
 
-pub fn topic() -> TopicMetadata {
-    TopicMetadata {
-        stream: "test_stream".into(),
-        topic: "test_topic".into(),
-    }
-}
-
-pub fn meta(schema: Schema) -> MessagesMetadata {
-    MessagesMetadata {
-        partition_id: 1,
-        current_offset: 0,
-        schema,
-    }
-}
-
 /// Messages with ids `1000 + offset`, µs timestamps, and the given payloads.
 pub fn messages(first_offset: u64, payloads: Vec<Payload>) -> Vec<ConsumedMessage> {
-    payloads
-        .into_iter()
-        .enumerate()
-        .map(|(i, payload)| {
-            let offset = first_offset + i as u64;
-            ConsumedMessage {
-                id: 1000 + offset as u128,
-                offset,
-                checksum: 77 + offset,
-                timestamp: 1_700_000_000_000_000 + offset * 1000,
-                origin_timestamp: 1_600_000_000_000_000 + offset * 1000,
-                headers: None,
-                payload,
-            }
-        })
-        .collect()
+    sink_calls::messages(first_offset, payloads, |offset| Stamps {
+        checksum: 77 + offset,
+        timestamp: 1_700_000_000_000_000 + offset * 1000,
+        origin_timestamp: 1_600_000_000_000_000 + offset * 1000,
+    })
 }
 
 pub fn raw(n: usize) -> Vec<Payload> {

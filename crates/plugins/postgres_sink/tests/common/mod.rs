@@ -3,7 +3,11 @@
 
 use iggy_connector_postgres_common::testing::{TestServer, connect, unique_name};
 use iggy_connector_postgres_sink::{PostgresSink, PostgresSinkConfig};
-use iggy_connectors_sdk::{ConsumedMessage, MessagesMetadata, Payload, Schema, TopicMetadata};
+use iggy_connectors_sdk::{ConsumedMessage, Payload};
+use iggy_connectors_test_support::sink_calls::{self, Stamps, with_keys};
+// Re-exported for the test binaries that call the sink directly; the others leave them unused.
+#[allow(unused_imports)]
+pub use iggy_connectors_test_support::sink_calls::{meta, topic};
 use serde_json::{Value, json};
 
 pub fn name(prefix: &str) -> String {
@@ -11,16 +15,13 @@ pub fn name(prefix: &str) -> String {
 }
 
 pub fn config(server: &TestServer, table: &str, extra: Value) -> Value {
-    let mut base = json!({
+    let base = json!({
         "connection_string": server.url,
         "target_table": table,
         "auto_create_table": true,
         "retry_delay": "10ms",
     });
-    for (k, v) in extra.as_object().expect("object") {
-        base[k] = v.clone();
-    }
-    base
+    with_keys(base, extra)
 }
 
 pub async fn open(config: Value) -> PostgresSink {
@@ -30,39 +31,13 @@ pub async fn open(config: Value) -> PostgresSink {
     sink
 }
 
-pub fn topic() -> TopicMetadata {
-    TopicMetadata {
-        stream: "test_stream".into(),
-        topic: "test_topic".into(),
-    }
-}
-
-pub fn meta(schema: Schema) -> MessagesMetadata {
-    MessagesMetadata {
-        partition_id: 1,
-        current_offset: 0,
-        schema,
-    }
-}
-
 /// Messages with ids `1000 + offset`, µs timestamps, and the given payloads.
 pub fn messages(first_offset: u64, payloads: Vec<Payload>) -> Vec<ConsumedMessage> {
-    payloads
-        .into_iter()
-        .enumerate()
-        .map(|(i, payload)| {
-            let offset = first_offset + i as u64;
-            ConsumedMessage {
-                id: 1000 + offset as u128,
-                offset,
-                checksum: u64::MAX - offset,
-                timestamp: 1_700_000_000_000_000 + offset,
-                origin_timestamp: 1_600_000_000_000_000 + offset,
-                headers: None,
-                payload,
-            }
-        })
-        .collect()
+    sink_calls::messages(first_offset, payloads, |offset| Stamps {
+        checksum: u64::MAX - offset,
+        timestamp: 1_700_000_000_000_000 + offset,
+        origin_timestamp: 1_600_000_000_000_000 + offset,
+    })
 }
 
 pub async fn db(server: &TestServer) -> tokio_postgres::Client {
