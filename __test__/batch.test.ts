@@ -12,6 +12,7 @@ import { Batch, BatchResultBuilder } from '../ts/batch'
 import { TransformRegistry } from '../ts/transforms/registry'
 import { testPlugin } from './helpers/plugins'
 import { tmpDir } from './helpers/tmp'
+import { engineStat, until } from './helpers/wait'
 
 const native = createRequire(import.meta.url)('../index.js') as typeof Native
 
@@ -184,20 +185,6 @@ function lines(file: string): Line[] {
     })
 }
 
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for condition')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
-function stat(e: Native.Engine, kind: string, key: string): Native.ConnectorStats {
-  const s = e.stats().find((x) => x.kind === kind && x.key === key)
-  if (!s) throw new Error(`no stats for ${kind} ${key}`)
-  return s
-}
-
 const seqOf = (m: { json(): unknown }) => (m.json() as { seq: number }).seq
 const BIG = 1n << 100n
 const T0 = 1_700_000_000_000_000
@@ -236,7 +223,7 @@ describe('batch crossing through the native engine', () => {
     const startedMicros = Date.now() * 1000
     await e.start()
     // 80 of 100 pass the source; the sink drops offsets 0, 3, …, 78 (27 of 80).
-    await until(() => lines(out).length >= 53 && stat(e, 'sink', 'rec').lag === 0 && stat(e, 'sink', 'rec').filtered >= 27)
+    await until(() => lines(out).length >= 53 && engineStat(e, 'sink', 'rec').lag === 0 && engineStat(e, 'sink', 'rec').filtered >= 27)
     await e.stop(5000)
 
     expect(sharedBuffer).toBe(true)
@@ -256,9 +243,9 @@ describe('batch crossing through the native engine', () => {
       expect(line.id).toBe(String(BIG + BigInt(value.seq)))
       expect(value.odd).toBe(value.seq % 2 === 1 ? true : undefined)
     }
-    expect(stat(e, 'source', 'seq').filtered).toBe(20)
-    expect(stat(e, 'sink', 'rec').filtered).toBe(27)
-    expect(stat(e, 'sink', 'rec').transformErrors).toBe(0)
+    expect(engineStat(e, 'source', 'seq').filtered).toBe(20)
+    expect(engineStat(e, 'sink', 'rec').filtered).toBe(27)
+    expect(engineStat(e, 'sink', 'rec').transformErrors).toBe(0)
   })
 
   it('retries a throwing batch transform (nothing lost) and dead-letters what keeps throwing', async () => {
@@ -303,12 +290,12 @@ describe('batch crossing through the native engine', () => {
     ])
     e.onTransformBatch((columns) => registry.dispatch(columns))
     await e.start()
-    await until(() => lines(out).length >= 59 && stat(e, 'sink', 'rec').deadLettered >= 1 && stat(e, 'sink', 'rec').lag === 0)
+    await until(() => lines(out).length >= 59 && engineStat(e, 'sink', 'rec').deadLettered >= 1 && engineStat(e, 'sink', 'rec').lag === 0)
     await e.stop(5000)
     expect(flakyThrows).toBe(0)
     const seqs = lines(out).map((l) => (JSON.parse(l.payload) as { seq: number }).seq)
     expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i).filter((s) => s !== 13))
-    const sinkStats = stat(e, 'sink', 'rec')
+    const sinkStats = engineStat(e, 'sink', 'rec')
     expect(sinkStats.deadLettered).toBe(1)
     expect(sinkStats.transformErrors).toBeGreaterThanOrEqual(2)
   })
@@ -327,11 +314,11 @@ describe('batch crossing through the native engine', () => {
       return result.build()
     })
     await e.start()
-    await until(() => lines(out).length >= 39 && stat(e, 'sink', 'rec').deadLettered >= 1 && stat(e, 'sink', 'rec').lag === 0)
+    await until(() => lines(out).length >= 39 && engineStat(e, 'sink', 'rec').deadLettered >= 1 && engineStat(e, 'sink', 'rec').lag === 0)
     await e.stop(5000)
     const seqs = lines(out).map((l) => (JSON.parse(l.payload) as { seq: number }).seq)
     expect(seqs).toEqual(Array.from({ length: 40 }, (_, i) => i).filter((s) => s !== 7))
-    const sinkStats = stat(e, 'sink', 'rec')
+    const sinkStats = engineStat(e, 'sink', 'rec')
     expect(sinkStats.deadLettered).toBe(1)
     expect(sinkStats.transformErrors).toBe(1)
     expect(sinkStats.filtered).toBe(0)
@@ -355,7 +342,7 @@ describe('batch crossing through the native engine', () => {
     registry.bindConnector('sink', 'rec', [{ name: 'half', config: {}, transform: { transform: (messages) => messages.filter((m) => m.offset! % 2 === 0) } }])
     e.onTransformBatch((columns) => registry.dispatch(columns))
     await e.start()
-    await until(() => lines(out).length >= 15 && stat(e, 'sink', 'rec').lag === 0 && stat(e, 'sink', 'rec').filtered >= 15)
+    await until(() => lines(out).length >= 15 && engineStat(e, 'sink', 'rec').lag === 0 && engineStat(e, 'sink', 'rec').filtered >= 15)
     await e.stop(5000)
     const got = lines(out)
     expect(got.map((l) => l.offset)).toEqual(Array.from({ length: 15 }, (_, i) => 2 * i))

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type * as Native from '../index'
 import { testPlugin } from './helpers/plugins'
 import { tmpDir } from './helpers/tmp'
+import { engineStat, until } from './helpers/wait'
 
 const native = createRequire(import.meta.url)('../index.js') as typeof Native
 
@@ -78,20 +79,6 @@ function lines(file: string): Line[] {
     })
 }
 
-async function until(check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting for condition')
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
-
-function stat(e: Native.Engine, kind: string, key: string): Native.ConnectorStats {
-  const s = e.stats().find((x) => x.kind === kind && x.key === key)
-  if (!s) throw new Error(`no stats for ${kind} ${key}`)
-  return s
-}
-
 describe('native binding', () => {
   it('reports versions', () => {
     expect(native.engineVersion()).toBe('0.1.0')
@@ -124,9 +111,9 @@ describe('native binding', () => {
       ['source', 'random', 'running'],
       ['sink', 'stdout', 'running'],
     ])
-    await until(() => stat(e, 'source', 'random').messagesOut >= 300 && stat(e, 'sink', 'stdout').messagesOut >= 300)
-    const src = stat(e, 'source', 'random')
-    const snk = stat(e, 'sink', 'stdout')
+    await until(() => engineStat(e, 'source', 'random').messagesOut >= 300 && engineStat(e, 'sink', 'stdout').messagesOut >= 300)
+    const src = engineStat(e, 'source', 'random')
+    const snk = engineStat(e, 'sink', 'stdout')
     expect(src.messagesOut).toBe(300)
     expect(snk.messagesIn).toBe(300)
     expect(snk.messagesOut).toBe(300)
@@ -169,7 +156,7 @@ describe('native binding', () => {
     await e.start()
     // Everything the source will send (100 of 200 pass the filter) has been consumed: after
     // the stop nothing more can arrive, so the counts below are final, not a snapshot.
-    await until(() => lines(out).length >= 100 && stat(e, 'source', 'seq').messagesOut >= 100 && stat(e, 'sink', 'rec').lag === 0)
+    await until(() => lines(out).length >= 100 && engineStat(e, 'source', 'seq').messagesOut >= 100 && engineStat(e, 'sink', 'rec').lag === 0)
     await e.stop(5000)
     const got = lines(out)
     expect(got).toHaveLength(100)
@@ -181,7 +168,7 @@ describe('native binding', () => {
       expect(line.id).toBe(String(value.seq + 1))
     }
     expect(batches[0]).toBe('source:seq:keep_even:tsx/events')
-    const src = stat(e, 'source', 'seq')
+    const src = engineStat(e, 'source', 'seq')
     expect(src.filtered).toBe(100)
     expect(src.messagesOut).toBe(100)
     await until(() => logs.some((l) => l.connectorKey === 'rec' && l.message.includes('opened instance')))
@@ -208,13 +195,13 @@ describe('native binding', () => {
       return batch.messages.filter((m) => m.offset! % 3 !== 0)
     })
     await e.start()
-    await until(() => lines(out).length >= 60 && stat(e, 'sink', 'rec').filtered >= 30 && stat(e, 'sink', 'rec').lag === 0)
+    await until(() => lines(out).length >= 60 && engineStat(e, 'sink', 'rec').filtered >= 30 && engineStat(e, 'sink', 'rec').lag === 0)
     await e.stop(5000)
     const got = lines(out)
     expect(got).toHaveLength(60)
     expect(got.every((l) => l.offset % 3 !== 0)).toBe(true)
     expect(seen).toEqual(Array.from({ length: 90 }, (_, i) => i))
-    expect(stat(e, 'sink', 'rec').transformErrors).toBe(0)
+    expect(engineStat(e, 'sink', 'rec').transformErrors).toBe(0)
   })
 
   it('restarts a source and resumes from its state without gap or duplicate', async () => {
@@ -230,13 +217,13 @@ describe('native binding', () => {
     await e.start()
     await until(() => lines(out).length >= 100)
     await e.restartSource('seq')
-    expect(stat(e, 'source', 'seq').status).toBe('running')
+    expect(engineStat(e, 'source', 'seq').status).toBe('running')
     await e.stopConnector('sink', 'rec')
-    expect(stat(e, 'sink', 'rec').status).toBe('stopped')
+    expect(engineStat(e, 'sink', 'rec').status).toBe('stopped')
     await e.startConnector('sink', 'rec')
-    await until(() => lines(out).length >= 400 && stat(e, 'sink', 'rec').lag === 0, 30_000)
+    await until(() => lines(out).length >= 400 && engineStat(e, 'sink', 'rec').lag === 0, 30_000)
     await e.stop(5000)
-    expect(stat(e, 'source', 'seq').messagesOut).toBeLessThanOrEqual(400)
+    expect(engineStat(e, 'source', 'seq').messagesOut).toBeLessThanOrEqual(400)
     const seqs = lines(out).map((l) => JSON.parse(l.payload).seq)
     expect(seqs).toEqual(Array.from({ length: 400 }, (_, i) => i))
     await expect(e.restartSink('nope')).rejects.toThrow(/no sink connector with key 'nope'/)

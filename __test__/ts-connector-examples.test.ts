@@ -9,16 +9,13 @@ import { ConnectorsRuntime, messageIdFromKey, type SinkBatch, type SinkConnector
 import { root } from './helpers/cli'
 import { freePort } from './helpers/ports'
 import { tmpDir } from './helpers/tmp'
+import { until } from './helpers/wait'
 
 const examples = join(root, 'examples', 'ts-connectors')
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).toReversed()) await cleanup()
 })
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 20))
-}
 
 async function runtime(files: Record<string, string>, setup: (r: ConnectorsRuntime) => void): Promise<ConnectorsRuntime> {
   const b = await startTestBroker()

@@ -8,15 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest'
 
 import { ConnectorsRuntime, type LogRecord, type PollResult, type SourceConnector, startTestBroker } from '../ts/index'
 import { fixtures, tmpDir } from './helpers/tmp'
+import { until } from './helpers/wait'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).toReversed()) await cleanup()
 })
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 20))
-}
 
 /** Rows 0..total-1, ten per poll, from the committed position. */
 function rows(total: number): SourceConnector & { acks: number } {

@@ -21,16 +21,12 @@ import {
   type SourceMessage,
 } from '../ts/index'
 import { fixtures, tmpDir } from './helpers/tmp'
+import { until } from './helpers/wait'
 
 const cleanups: Array<() => Promise<void>> = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).toReversed()) await cleanup()
 })
-
-/** Resolves once `check()` is true; the test's own timeout bounds the wait. */
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 20))
-}
 
 async function broker(): Promise<string> {
   const b = await startTestBroker()
