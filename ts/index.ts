@@ -42,7 +42,7 @@ export { ApiError, ConfigError, ProviderError, type ConfigIssue } from './errors
 export type { LogFormat, LogLevel, LogRecord, LogSink } from './logger'
 export { createLogWriter, formatRecord } from './logger'
 export type { RuntimeConfig, RuntimeConfigInput } from './config/runtime-schema'
-export type { ConnectorConfig, ConnectorKind, SinkConfig, SourceConfig } from './config/connector-schema'
+export type { ConnectorConfig, ConnectorConfigInput, ConnectorKind, SinkConfig, SourceConfig } from './config/connector-schema'
 export type { ConnectorConfigProvider, StoredConfig } from './config/provider'
 export { LocalConfigProvider } from './config/local-provider'
 export { HttpConfigProvider } from './config/http-provider'

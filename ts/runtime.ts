@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events'
 import type { FastifyInstance } from 'fastify'
 
 import { type CustomTransformBinding, bindingify, bindingifySink, bindingifySource } from './config/bindingify'
-import type { ConnectorKind, SinkConfig, SourceConfig } from './config/connector-schema'
+import type { ConnectorConfigInput, ConnectorKind, SinkConfig, SourceConfig } from './config/connector-schema'
 import { type LoadedConfiguration, loadConfiguration } from './config/index'
 import { checkPluginConfigs } from './config/plugin-config'
 import type { ConnectorConfigProvider, StoredConfig } from './config/provider'
@@ -49,6 +49,14 @@ export interface ConnectorsRuntimeOptions {
   configPath?: string
   /** The runtime config as an object (same sections and keys as the TOML file). Wins over `configPath`. */
   config?: RuntimeConfigInput
+  /**
+   * Connectors defined here instead of in connector files: each object has the keys of a
+   * connector file (`type`, `key`, `name`, `path` or `module`, `streams`, `plugin_config`…) and
+   * is validated the same way. They run next to the provider's connectors (a key may not be in
+   * both) and cannot be edited through the config API. Pair `module: "<name>"` with
+   * `registerSource`/`registerSink` for a connector that needs no file at all.
+   */
+  connectors?: ConnectorConfigInput[]
   /** Environment used for IGGY_CONNECTORS_* overrides (default `process.env`). */
   env?: Env
   /** Serve the HTTP management API (default: `[http] enabled`, which defaults to true). */
@@ -230,6 +238,7 @@ export class ConnectorsRuntime extends EventEmitter<RuntimeEvents> {
     const loaded = await loadConfiguration({
       ...(this.#options.configPath === undefined ? {} : { configPath: this.#options.configPath }),
       ...(this.#options.config === undefined ? {} : { config: this.#options.config }),
+      ...(this.#options.connectors === undefined ? {} : { connectors: this.#options.connectors }),
       env,
     })
     this.#loaded = loaded

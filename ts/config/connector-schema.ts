@@ -103,6 +103,8 @@ export type SinkStreamConfig = z.output<typeof sinkStream>
 export type ParsedSourceConfig = z.output<typeof sourceConfigSchema>
 export type ParsedSinkConfig = z.output<typeof sinkConfigSchema>
 export type ParsedConnectorConfig = z.output<typeof connectorConfigSchema>
+/** A connector as written: the keys of a connector file (`type`, `key`, `streams`, `plugin_config`…). */
+export type ConnectorConfigInput = z.input<typeof connectorConfigSchema>
 
 /** A transform table as written in the file (`enabled` included). */
 export type TransformTable = Record<string, unknown>

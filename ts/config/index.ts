@@ -2,7 +2,8 @@
 // runtime needs: the runtime config, the connector provider and the active connector configs.
 import { ENV_PREFIX, type Env, suggest } from '../env'
 import type { ConfigIssue } from '../errors'
-import type { ConnectorKind } from './connector-schema'
+import { CodeConnectorsProvider, parseCodeConnectors } from './code-provider'
+import type { ConnectorConfigInput, ConnectorKind } from './connector-schema'
 import { connectorEnvPrefix } from './connector'
 import { HttpConfigProvider } from './http-provider'
 import { LocalConfigProvider } from './local-provider'
@@ -46,7 +47,14 @@ export function unknownEnvWarnings(env: Env, connectors: ReadonlyArray<{ kind: C
  * Loads the runtime config (from `configPath`/env/default file, or from a `config` object), then
  * the connector configs through the configured provider. Throws ConfigError on any problem.
  */
-export async function loadConfiguration(options: { configPath?: string; config?: RuntimeConfigInput; env: Env; cwd?: string }): Promise<LoadedConfiguration> {
+export async function loadConfiguration(options: {
+  configPath?: string
+  config?: RuntimeConfigInput
+  /** Connectors defined in code, next to the provider's (see code-provider.ts). */
+  connectors?: readonly ConnectorConfigInput[]
+  env: Env
+  cwd?: string
+}): Promise<LoadedConfiguration> {
   let config: RuntimeConfig
   let location: ConfigLocation | undefined
   const warnings: ConfigIssue[] = []
@@ -72,6 +80,12 @@ export async function loadConfiguration(options: { configPath?: string; config?:
     provider = local
   } else {
     provider = new HttpConfigProvider(config.connectors)
+  }
+  if (options.connectors !== undefined && options.connectors.length > 0) {
+    const code = parseCodeConnectors(options.connectors, options.env, options.cwd ?? process.cwd())
+    warnings.push(...code.warnings)
+    overrides.push(...code.overrides)
+    provider = new CodeConnectorsProvider(provider, code.stored)
   }
   const active = await provider.getActiveConfigs()
   const connectors = [...active.sources, ...active.sinks].map((s) => ({ kind: s.kind, key: s.config.key }))
