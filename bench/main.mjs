@@ -11,6 +11,8 @@
 //                        lower it on a slow machine: batch 100 is ~5x slower per message)
 //   BENCH_SKIP_MICRO=1   skip `cargo bench -p iggy_connectors_engine`
 //   BENCH_SKIP_BASELINE=1 skip the raw-client baseline (and its cargo build)
+//   BENCH_SKIP_TS_CONNECTORS=1 skip the TypeScript-vs-native connector comparison
+//                        (bench/ts-connectors.mjs, BENCH_MESSAGES_SMALL messages, its own embedded broker)
 //   BENCH_ONLY=<regex>   run only the matching scenarios (plus source_b1000, which fills the topic)
 //   IGGY_BENCH_SERVER    host:port of a running Iggy server instead of the embedded broker
 import { execFileSync, spawn } from 'node:child_process'
@@ -36,6 +38,7 @@ const MESSAGES_SMALL = Math.min(MESSAGES, intEnv('BENCH_MESSAGES_SMALL', MESSAGE
 const PAYLOAD_SIZE = 200
 const SKIP_MICRO = process.env.BENCH_SKIP_MICRO === '1'
 const SKIP_BASELINE = process.env.BENCH_SKIP_BASELINE === '1'
+const SKIP_TS_CONNECTORS = process.env.BENCH_SKIP_TS_CONNECTORS === '1'
 const SERVER = process.env.IGGY_BENCH_SERVER || ''
 const RUN = Date.now().toString(36)
 // Iterating: run only the scenarios whose name matches (source_b1000 always runs: it fills the topic).
@@ -235,7 +238,22 @@ async function main() {
     await broker?.stop()
   }
 
-  // 4. Criterion microbenchmarks of the engine.
+  // 4. Sources and sinks written in TypeScript against the native ones, through the same engine
+  // (bench/ts-connectors.mjs; it starts its own embedded broker).
+  let tsConnectors = null
+  if (!SKIP_TS_CONNECTORS && (!ONLY || ONLY.test('ts_connectors'))) {
+    log('bench: ts_connectors (bench/ts-connectors.mjs) …')
+    const out = execFileSync(process.execPath, [join(import.meta.dirname, 'ts-connectors.mjs')], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, BENCH_TS_MESSAGES: String(MESSAGES_SMALL) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 2 ** 20,
+    })
+    tsConnectors = JSON.parse(out.trim().split('\n').pop())
+  }
+
+  // 5. Criterion microbenchmarks of the engine.
   let micro = null
   if (!SKIP_MICRO) {
     const since = Date.now()
@@ -253,10 +271,16 @@ async function main() {
     payloadSize: PAYLOAD_SIZE,
     durationSec: round((Date.now() - started) / 1000),
     scenarios: rows,
+    tsConnectors,
     micro,
     raw,
   }
   process.stdout.write(`\n${table(rows)}\n`)
+  if (tsConnectors) {
+    process.stdout.write(`\nconnectors written in TypeScript vs native (${tsConnectors.messages} messages, batch ${tsConnectors.batch}):\n`)
+    for (const r of tsConnectors.rows) process.stdout.write(`  ${r.name.padEnd(24)} ${String(r.messagesPerSec).padStart(9)} msg/s  RSS ${r.peakRssMiB} MiB\n`)
+    process.stdout.write(`  ratios ${JSON.stringify(tsConnectors.ratios)}\n`)
+  }
   if (micro) {
     process.stdout.write(`\nmicrobenchmarks (ns per message):\n`)
     for (const [name, ns] of Object.entries(micro)) process.stdout.write(`  ${name.padEnd(48)} ${ns}\n`)
