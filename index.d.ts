@@ -242,8 +242,8 @@ export interface JsConnectorCall {
 
 /** The answer to a [`JsConnectorCall`]. */
 export interface JsConnectorReply {
-  /** poll: the produced messages. */
-  messages?: Array<JsMessage>
+  /** poll: the produced messages, in columns (`BatchResultBuilder.add` in `ts/batch.ts`). */
+  columns?: BatchResultColumns
   /** poll: the source's state after these messages (saved once Iggy acked them). */
   state?: Buffer
   /** consume: the messages the sink refused. */

@@ -2,7 +2,7 @@
 // close) into calls on the user's SourceConnector / SinkConnector. Runs on the main thread or
 // inside an isolation worker (worker-entry.ts), so it only deals in cloneable values.
 import type { JsConnectorCall, JsConnectorReply } from '../native'
-import { stateBytes, stateValue, toJsMessages, toSinkBatch } from './messages'
+import { stateBytes, stateValue, toSinkBatch, toSourceColumns } from './messages'
 import type { ConnectorContext, SinkConnector, SinkFactory, SourceConnector, SourceFactory } from './types'
 
 export type LogFn = ConnectorContext['log']
@@ -59,7 +59,7 @@ export class ConnectorRunner {
         if (source === undefined) throw new Error(`"${this.#key}" is not a source`)
         const result = await source.poll()
         if (typeof result !== 'object' || result === null) throw new Error(`poll() of "${this.#key}" must resolve with { messages, state? }`)
-        const reply: JsConnectorReply = { messages: toJsMessages(result.messages) }
+        const reply: JsConnectorReply = { columns: toSourceColumns(result.messages) }
         const state = stateBytes(result.state)
         if (state !== undefined) reply.state = state
         return reply

@@ -8,8 +8,7 @@ use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 
 use crate::connector_batch::{messages_from_js, sink_batch_to_js};
-use crate::js_batch::BatchColumns;
-use crate::transform::JsMessage;
+use crate::js_batch::{BatchColumns, BatchResultColumns};
 
 /// One call on a TypeScript connector.
 #[napi(object)]
@@ -45,8 +44,8 @@ pub struct JsRejection {
 /// The answer to a [`JsConnectorCall`].
 #[napi(object)]
 pub struct JsConnectorReply {
-    /// poll: the produced messages.
-    pub messages: Option<Vec<JsMessage>>,
+    /// poll: the produced messages, in columns (`BatchResultBuilder.add` in `ts/batch.ts`).
+    pub columns: Option<BatchResultColumns>,
     /// poll: the source's state after these messages (saved once Iggy acked them).
     pub state: Option<Buffer>,
     /// consume: the messages the sink refused.
@@ -131,7 +130,10 @@ fn to_js(call: ConnectorCall) -> JsConnectorCall {
 
 fn from_js(reply: JsConnectorReply) -> Result<ConnectorReply, String> {
     Ok(ConnectorReply {
-        messages: messages_from_js(reply.messages.unwrap_or_default())?,
+        messages: match reply.columns {
+            Some(columns) => messages_from_js(columns)?,
+            None => Vec::new(),
+        },
         state: reply.state.map(|b| b.to_vec()),
         rejections: reply
             .rejections

@@ -1,12 +1,11 @@
-//! The one place where messages cross between the engine and TypeScript connectors: a sink's
-//! batch goes over in columns (`js_batch`, the same crossing as TS transforms: one payload
-//! buffer and typed arrays, read through `Batch` in `ts/batch.ts`); a source's messages come
-//! back as `JsMessage` objects.
+//! The one place where messages cross between the engine and TypeScript connectors, both ways
+//! in columns (`js_batch`, the same crossing as TS transforms: one payload buffer and typed
+//! arrays). A sink's batch is read through `Batch` in `ts/batch.ts`; a source's poll result is
+//! written by `BatchResultBuilder` (new messages only), so no object per message crosses.
 
 use iggy_connectors_engine::{ExternalBatch, ExternalMessage, ExternalMessages};
 
-use crate::js_batch::{self, BatchColumns};
-use crate::transform::JsMessage;
+use crate::js_batch::{self, BatchColumns, BatchResultColumns};
 
 /// A sink's batch for JavaScript.
 pub fn sink_batch_to_js(
@@ -25,25 +24,11 @@ pub fn sink_batch_to_js(
     })
 }
 
-/// Messages a TypeScript source produced; Err names the first message with a bad id.
-pub fn messages_from_js(messages: Vec<JsMessage>) -> Result<Vec<ExternalMessage>, String> {
-    messages
-        .into_iter()
-        .enumerate()
-        .map(|(index, m)| {
-            let id = if m.id.is_empty() {
-                0
-            } else {
-                m.id.parse::<u128>()
-                    .map_err(|_| format!("message #{index}: id '{}' is not a decimal u128", m.id))?
-            };
-            Ok(ExternalMessage {
-                id,
-                offset: m.offset.map(|o| o as u64),
-                timestamp: m.timestamp.filter(|t| *t > 0.0).map(|t| t as u64),
-                headers: m.headers.map(|h| h.into_iter().collect()),
-                payload: m.payload.to_vec(),
-            })
-        })
-        .collect()
+/// The messages a TypeScript source's `poll` produced (columns of new messages); Err names
+/// the column or message that does not fit.
+pub fn messages_from_js(columns: BatchResultColumns) -> Result<Vec<ExternalMessage>, String> {
+    if columns.from.iter().any(|&from| from != -1) {
+        return Err("a source's poll result may only hold new messages (from = -1)".to_owned());
+    }
+    js_batch::from_js(columns)?.resolve(&ExternalMessages::default())
 }

@@ -21,9 +21,7 @@
 
 use std::collections::HashMap;
 
-use iggy_connectors_engine::{
-    ExternalBatch, ExternalMessage, ExternalMessages, ExternalOutput, OutputMessage, OutputPayload,
-};
+use iggy_connectors_engine::{ExternalBatch, ExternalOutput, OutputMessage, OutputPayload};
 use napi::bindgen_prelude::{
     BigUint64Array, Buffer, Float64Array, Int32Array, Uint8Array, Uint32Array,
 };
@@ -216,13 +214,4 @@ pub fn from_js(result: BatchResultColumns) -> Result<ExternalOutput, String> {
         payloads: result.payloads.to_vec(),
         messages,
     })
-}
-
-/// A result of new messages only (what a TS source's `poll` hands over) as owned messages.
-#[allow(
-    dead_code,
-    reason = "for TS sources (issue 16): their poll results cross this way"
-)]
-pub fn messages_from_js(result: BatchResultColumns) -> Result<Vec<ExternalMessage>, String> {
-    from_js(result)?.resolve(&ExternalMessages::default())
 }
