@@ -106,6 +106,8 @@ describe('connectors defined in code', () => {
     const { r, received, configs } = await runtime({ connectors: connectors(`code_${process.pid}`) })
     await r.start()
     await until(() => received.length >= TOTAL)
+    // The engine counts a batch once consume() resolved, a moment after the sink saw it.
+    await until(() => r.stats().find((s) => s.kind === 'sink' && s.key === 'print')?.messagesOut === TOTAL)
     expect(received.toSorted((a, b) => a - b)).toEqual(Array.from({ length: TOTAL }, (_, i) => i))
     expect(configs).toEqual([{ label: 'code' }])
     const stats = r.stats()

@@ -168,6 +168,8 @@ describe('TypeScript connectors', () => {
     expect(idToUuid(sink.received[0]!.id)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(source.nacks).toBe(0)
     expect(JSON.parse(readFileSync(join(dir, 'state', 'source_rows.state'), 'utf8'))).toEqual({ next: 500 })
+    // The engine counts a batch once consume() resolved, a moment after the sink saw it.
+    await until(() => r.stats().find((s) => s.key === 'record')?.messagesOut === 500)
     const stats = r.stats()
     expect(stats.find((s) => s.key === 'rows')).toMatchObject({ status: 'running', messagesOut: 500 })
     expect(stats.find((s) => s.key === 'record')).toMatchObject({ status: 'running', messagesOut: 500 })
@@ -247,7 +249,8 @@ describe('TypeScript connectors', () => {
     source.poisonFirst = 2
     const sink = new RecordingSink()
     await runtime(address, dir, (rt) => rt.registerSource('counting', source).registerSink('recording', sink))
-    await until(() => sink.received.length >= 100)
+    // The source's ack() runs after its state is saved, which can be after the sink saw the batch.
+    await until(() => sink.received.length >= 100 && source.acks >= 10)
 
     expect(source.nacks).toBe(2)
     expect(seqs(sink.received)).toEqual(range(100))
