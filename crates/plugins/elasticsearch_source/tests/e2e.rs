@@ -8,16 +8,12 @@
 //! source document: nothing skipped, nothing duplicated.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use iggy::prelude::{
-    Client, Consumer, HeaderKey, Identifier, IggyClient, IggyMessage, MessageClient,
-    PollingStrategy, UserClient,
-};
 use iggy_connector_elasticsearch_common::testing::{Es, Flavor, TestServer, unique_name};
 use iggy_connector_elasticsearch_source::message_id;
 use iggy_connectors_engine::{ConnectorKind, ConnectorStats, DeadLetterConfig, Engine, Status};
+use iggy_connectors_test_support::iggy_topics::{connect, header, read_all};
 use iggy_connectors_test_support::{artifacts::plugin, pipeline};
 use iggy_test_broker::{BrokerConfig, BrokerHandle};
 use serde_json::{Value, json};
@@ -325,36 +321,6 @@ async fn iggy_unreachable_for_a_while_neither_skips_nor_duplicates(flavor: Flavo
     assert_landed_once(&es, &source_index, &sink_index, &docs).await;
 }
 
-/// Every message of partition 0 of `stream/topic`, read without committing anything.
-async fn read_topic(address: &str, stream: &str, topic: &str) -> Vec<IggyMessage> {
-    let client = IggyClient::builder()
-        .with_tcp()
-        .with_server_address(address.to_owned())
-        .build()
-        .expect("client");
-    client.connect().await.expect("connect");
-    client.login_user("iggy", "iggy").await.expect("login");
-    client
-        .poll_messages(
-            &Identifier::named(stream).unwrap(),
-            &Identifier::named(topic).unwrap(),
-            Some(0),
-            &Consumer::new(Identifier::named("es-e2e-reader").unwrap()),
-            &PollingStrategy::offset(0),
-            10_000,
-            false,
-        )
-        .await
-        .expect("poll")
-        .messages
-}
-
-fn header(message: &IggyMessage, key: &str) -> Option<String> {
-    let headers = message.user_headers_map().ok().flatten()?;
-    let value = headers.get(&HeaderKey::from_str(key).ok()?)?;
-    value.as_str().ok().map(str::to_owned)
-}
-
 /// Documents the sink index refuses for their data (a string where the sink's mapping says
 /// integer) are dead-lettered with the server's reason; the others are indexed and committed.
 async fn mapping_conflicts_are_dead_lettered_with_the_reason(flavor: Flavor) {
@@ -406,7 +372,7 @@ async fn mapping_conflicts_are_dead_lettered_with_the_reason(flavor: Flavor) {
     })
     .await;
     let sink_stats = stats(&engine, ConnectorKind::Sink);
-    let dlq = read_topic(&address, "es", "dead").await;
+    let dlq = read_all(&connect(&address).await, "es", "dead", 10_000).await;
     engine.stop(Duration::from_secs(10)).await;
     broker.shutdown().await;
     assert_eq!(stored, 90);
