@@ -34,9 +34,16 @@ const output = execFileSync(cargo, cargoArgs, {
 })
 
 const binaries = []
+// Example programs the tests spawn (`cargo test` builds every example, with the workspace's
+// feature resolution): IGGY_TEST_EXAMPLE_<NAME> gives each test its path, so no test runs a
+// nested `cargo build` that would relink the plugin libraries other test binaries are loading.
+const examples = {}
 for (const line of output.split('\n')) {
   if (!line.startsWith('{')) continue
   const message = JSON.parse(line)
+  if (message.reason === 'compiler-artifact' && message.executable && message.target?.kind?.includes('example')) {
+    examples[`IGGY_TEST_EXAMPLE_${message.target.name.toUpperCase()}`] = message.executable
+  }
   if (message.reason !== 'compiler-artifact' || !message.executable || !message.profile?.test) continue
   binaries.push({
     executable: message.executable,
@@ -59,6 +66,7 @@ function runOne(binary) {
       cwd: binary.manifestDir,
       env: {
         ...process.env,
+        ...examples,
         CARGO: cargo,
         CARGO_MANIFEST_DIR: binary.manifestDir,
         IGGY_TEST_ARTIFACTS_BUILT: '1',

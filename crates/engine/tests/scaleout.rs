@@ -29,6 +29,20 @@ const PATIENCE: Duration = Duration::from_secs(90);
 fn artifacts() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+            .join("debug");
+        let plugin = target.join(format!(
+            "{}engine_scaleout_sink{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ));
+        // scripts/rust-tests.mjs built the workspace (this plugin too) and every example: a
+        // nested build here would relink libraries other test binaries are loading meanwhile.
+        if let Some(member) = std::env::var_os("IGGY_TEST_EXAMPLE_SINK_MEMBER") {
+            return (PathBuf::from(member), plugin);
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = Command::new(cargo)
             .args([
@@ -45,15 +59,6 @@ fn artifacts() -> &'static (PathBuf, PathBuf) {
             status.success(),
             "building the member binary and plugin failed"
         );
-        let target = std::env::var("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-            .join("debug");
-        let plugin = target.join(format!(
-            "{}engine_scaleout_sink{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ));
         (target.join("examples").join("sink_member"), plugin)
     })
 }

@@ -36,6 +36,16 @@ fn build() -> (PathBuf, PathBuf, PathBuf) {
 }
 
 fn build_once() -> (PathBuf, PathBuf, PathBuf) {
+    // scripts/rust-tests.mjs built the workspace and every example already: a nested build here
+    // would relink the plugin libraries that other test binaries are loading meanwhile.
+    if let Some(bin) = std::env::var_os("IGGY_TEST_EXAMPLE_FLOW_RUNTIME") {
+        let plugin = iggy_connectors_test_support::artifacts::plugin;
+        return (
+            plugin("iggy_connector_postgres_source"),
+            plugin("iggy_connector_postgres_sink"),
+            PathBuf::from(bin),
+        );
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args([
