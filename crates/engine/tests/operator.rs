@@ -368,6 +368,13 @@ async fn given_source_tap_should_see_plugin_payloads_before_and_iggy_payloads_af
     while seen_after.len() < 5 {
         seen_after.extend(after.next(10).await);
     }
+    // The after-tap sees a batch as it is sent; Iggy holds it once the send is acknowledged.
+    assert!(
+        wait_for(WAIT, || stats_of(&engine, ConnectorKind::Source, "tapsrc")
+            .messages_out
+            >= 5)
+        .await
+    );
     let iggy = connect(&broker.address).await;
     let stored = read_all(&iggy, "tapsrc", "events").await;
     assert_eq!(stored.len(), 5);
